@@ -1,0 +1,32 @@
+# Two commands set up a fresh machine: `make demo` and `make test`. Each creates the virtual
+# environment, installs what it needs (Graphviz's `dot` too, where the system allows), then runs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= out
+
+.PHONY: demo test lint format graphviz clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,viz]'
+	touch $@
+
+graphviz:
+	@sh scripts/ensure_graphviz.sh
+
+demo: $(VENV)/.installed graphviz
+	$(PY) -m tinygrad_rnn demo --out $(OUT)
+
+test: $(VENV)/.installed graphviz
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -n 2 -q
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(OUT) build *.egg-info .pytest_cache .hypothesis

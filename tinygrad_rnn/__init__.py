@@ -1,0 +1,47 @@
+"""tinygrad_rnn: a small, exact reverse-mode autograd on numpy, built to make recurrent networks visible.
+
+The engine imports numpy only; drawing lives in the separate ``viz`` package.
+"""
+
+from __future__ import annotations
+
+from . import ops
+from .autograd import Scope, current_scope, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .errors import DTypeError, GradcheckError, GraphError, ShapeError, TinygradRNNError
+from .gradcheck import gradcheck
+from .ops import cat, chunk, split, stack, where
+from .random import manual_seed
+from .scalar import Value
+from .tensor import Tensor, ones, randn, tensor, zeros, zeros_like
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DTypeError",
+    "GradcheckError",
+    "GraphError",
+    "Scope",
+    "ShapeError",
+    "Tensor",
+    "TinygradRNNError",
+    "Value",
+    "cat",
+    "chunk",
+    "current_scope",
+    "enable_grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "manual_seed",
+    "no_grad",
+    "ones",
+    "ops",
+    "randn",
+    "scope",
+    "set_grad_enabled",
+    "split",
+    "stack",
+    "tensor",
+    "where",
+    "zeros",
+    "zeros_like",
+]

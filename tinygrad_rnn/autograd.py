@@ -1,0 +1,142 @@
+"""What both engines share: gradient mode, scopes, and the iterative topological sort.
+
+A graph node, in either engine (:class:`tinygrad_rnn.Tensor` or :class:`tinygrad_rnn.scalar.Value`),
+exposes the same small interface, which is all that ``graph`` and ``viz`` read:
+
+* ``data`` -- its value; ``grad`` -- its gradient after backward (or ``None`` / ``0.0``);
+* ``parents`` -- the tuple of nodes it was computed from (empty for a leaf);
+* ``op`` -- the name of the op that made it (``""`` for a leaf);
+* ``scope`` -- the :class:`Scope` (module path and time step) that was current when it was made;
+* ``name`` -- a parameter's dotted name, else ``None``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import NamedTuple
+
+
+class Scope(NamedTuple):
+    """Where a node was created: the dotted module path and, inside a recurrence, the time step.
+
+    Attributes:
+        path: dotted path of the module(s) being called, e.g. ``"encoder.lstm"``; ``""`` at top level.
+        step: time step of the recurrence being unrolled, or ``None`` outside one.
+    """
+
+    path: str = ""
+    step: int | None = None
+
+
+ROOT_SCOPE = Scope()
+
+
+class _State:
+    """Global engine state, kept in one object so hot paths read a single attribute."""
+
+    __slots__ = ("grad_enabled", "scope", "edge_hook", "node_hook")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.scope = ROOT_SCOPE
+        # Observers used by the inspection tools; ``None`` (the default) costs one check per node.
+        # edge_hook(child, parent, index, grad) sees each gradient sent along an edge in backward.
+        self.edge_hook = None
+        # node_hook(node) sees each node as it is created (anomaly detection, tracing of creation sites).
+        self.node_hook = None
+
+
+STATE = _State()
+
+
+def is_grad_enabled() -> bool:
+    """Return True when new ops record the graph needed for backward."""
+    return STATE.grad_enabled
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode: bool) -> Iterator[None]:
+    """Context manager that turns graph recording on or off, restoring the old mode on exit."""
+    previous = STATE.grad_enabled
+    STATE.grad_enabled = bool(mode)
+    try:
+        yield
+    finally:
+        STATE.grad_enabled = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
+    """Context manager in which no graph is recorded, as ``torch.no_grad()``.
+
+    Example:
+        >>> with no_grad():
+        ...     y = x * 2          # y.requires_grad is False
+    """
+    return set_grad_enabled(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager[None]:
+    """Context manager that records the graph again inside a ``no_grad()`` block."""
+    return set_grad_enabled(True)
+
+
+@contextlib.contextmanager
+def scope(name: str | None = None, step: int | None = None) -> Iterator[Scope]:
+    """Tag every node created inside the block with a module path and/or a time step.
+
+    Scopes nest: the path grows by ``name`` (joined with dots), and an inner ``step`` replaces an
+    outer one. Recurrent layers wrap each time step in ``scope(step=t)`` so the graph tools can
+    cluster an unrolled graph by step; ``nn.Module.__call__`` wraps its forward in ``scope(name)``.
+
+    Args:
+        name: module name to append to the current path (``None`` keeps the path).
+        step: time step to record (``None`` keeps the enclosing step).
+
+    Yields:
+        The new current :class:`Scope`.
+    """
+    previous = STATE.scope
+    path = previous.path
+    if name:
+        path = f"{path}.{name}" if path else name
+    current = Scope(path, previous.step if step is None else int(step))
+    STATE.scope = current
+    try:
+        yield current
+    finally:
+        STATE.scope = previous
+
+
+def current_scope() -> Scope:
+    """Return the :class:`Scope` that new nodes are tagged with right now."""
+    return STATE.scope
+
+
+def toposort(root) -> list:
+    """Return the nodes that ``root`` depends on, parents before children, ``root`` last.
+
+    Uses an explicit stack (no recursion), so graphs of any depth work; parents are visited in
+    their tuple order, so the result is deterministic for a given program.
+
+    Args:
+        root: a graph node (anything with a ``parents`` tuple).
+
+    Returns:
+        A list of the distinct nodes reachable from ``root`` through ``parents``.
+    """
+    order = []
+    seen = {id(root)}
+    # Each entry is (node, iterator over its parents); a node is emitted once all parents are.
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append((parent, iter(parent.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order

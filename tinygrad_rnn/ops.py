@@ -1,0 +1,556 @@
+"""Every tensor op, its forward and its backward side by side.
+
+Each op is a function decorated with ``@register("name")``; :data:`OPS` maps names to functions,
+so ``grep '@register' ops.py`` lists them all. An op computes its result with numpy, then defines
+``backward(g)``, which receives the gradient of the result and returns one gradient per parent (or
+``None`` for a parent that needs none). Gradients may keep a broadcast shape: the engine reduces
+them to each parent's shape in one place (``tensor._unbroadcast``).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .errors import DTypeError, ShapeError
+from .tensor import Tensor, _make, _unbroadcast
+
+OPS: dict[str, Callable] = {}
+
+
+def register(name: str) -> Callable[[Callable], Callable]:
+    """Record an op function in :data:`OPS` under ``name`` (the name shown in graphs)."""
+
+    def decorate(fn: Callable) -> Callable:
+        OPS[name] = fn
+        return fn
+
+    return decorate
+
+
+def _pair(a, b) -> tuple[Tensor, Tensor]:
+    """Make both operands tensors; a Python number takes the dtype of the tensor beside it."""
+    if not isinstance(a, Tensor):
+        a = Tensor(np.asarray(a, dtype=b.data.dtype if b.data.dtype.kind == "f" else None))
+    if not isinstance(b, Tensor):
+        b = Tensor(np.asarray(b, dtype=a.data.dtype if a.data.dtype.kind == "f" else None))
+    return a, b
+
+
+def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ShapeError:
+    return ShapeError(
+        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together; each dimension, "
+        f"compared from the right, must be equal or 1"
+    )
+
+
+def _binary(op: str, fn: Callable, a: Tensor, b: Tensor) -> np.ndarray:
+    """Apply a numpy binary function, turning numpy's shape error into a ShapeError naming ``op``."""
+    try:
+        return fn(a.data, b.data)
+    except ValueError:
+        raise _broadcast_error(op, a, b) from None
+
+
+# ------------------------------------------------------------------------------------ arithmetic
+@register("add")
+def add(a, b) -> Tensor:
+    """a + b with broadcasting."""
+    a, b = _pair(a, b)
+
+    def backward(g):
+        return g, g
+
+    return _make(_binary("add", np.add, a, b), "add", (a, b), backward)
+
+
+@register("sub")
+def sub(a, b) -> Tensor:
+    """a - b with broadcasting."""
+    a, b = _pair(a, b)
+
+    def backward(g):
+        return g, -g
+
+    return _make(_binary("sub", np.subtract, a, b), "sub", (a, b), backward)
+
+
+@register("mul")
+def mul(a, b) -> Tensor:
+    """a * b elementwise with broadcasting."""
+    a, b = _pair(a, b)
+
+    def backward(g):
+        return (g * b.data if a.requires_grad else None), (g * a.data if b.requires_grad else None)
+
+    return _make(_binary("mul", np.multiply, a, b), "mul", (a, b), backward)
+
+
+@register("div")
+def div(a, b) -> Tensor:
+    """a / b elementwise with broadcasting."""
+    a, b = _pair(a, b)
+    out = _binary("div", np.divide, a, b)
+
+    def backward(g):
+        ga = g / b.data if a.requires_grad else None
+        gb = -g * out / b.data if b.requires_grad else None
+        return ga, gb
+
+    return _make(out, "div", (a, b), backward)
+
+
+@register("pow")
+def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
+    """a ** b elementwise; the gradient for b needs a > 0 (it uses log a)."""
+    a, b = _pair(a, b)
+    out = _binary("pow", np.power, a, b)
+
+    def backward(g):
+        ga = g * b.data * a.data ** (b.data - 1) if a.requires_grad else None
+        gb = g * out * np.log(a.data) if b.requires_grad else None
+        return ga, gb
+
+    return _make(out, "pow", (a, b), backward)
+
+
+@register("neg")
+def neg(a: Tensor) -> Tensor:
+    """-a."""
+
+    def backward(g):
+        return (-g,)
+
+    return _make(-a.data, "neg", (a,), backward)
+
+
+@register("matmul")
+def matmul(a, b) -> Tensor:
+    """a @ b with numpy's rules: 1-D vectors, 2-D matrices, and batches broadcast over leading axes."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    try:
+        out = a.data @ b.data
+    except ValueError:
+        which, size = ("only", b.shape[0]) if b.ndim == 1 else ("second-to-last", b.shape[-2])
+        raise ShapeError(
+            f"matmul: cannot multiply shapes {a.shape} @ {b.shape}: the left's last dimension "
+            f"({a.shape[-1]}) must equal the right's {which} dimension ({size}), and batch "
+            f"dimensions must broadcast"
+        ) from None
+
+    def backward(g):
+        # Promote vectors to matrices so one formula serves every case, then undo the promotion.
+        A = a.data[None, :] if a.ndim == 1 else a.data
+        B = b.data[:, None] if b.ndim == 1 else b.data
+        if b.ndim == 1:
+            g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
+        ga = gb = None
+        if a.requires_grad:
+            ga = _unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
+        if b.requires_grad:
+            gb = _unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape)
+        return ga, gb
+
+    return _make(out, "matmul", (a, b), backward)
+
+
+# --------------------------------------------------------------------------------- elementwise
+@register("exp")
+def exp(a: Tensor) -> Tensor:
+    """e ** a."""
+    out = np.exp(a.data)
+
+    def backward(g):
+        return (g * out,)
+
+    return _make(out, "exp", (a,), backward)
+
+
+@register("log")
+def log(a: Tensor) -> Tensor:
+    """Natural logarithm (defined for a > 0)."""
+
+    def backward(g):
+        return (g / a.data,)
+
+    return _make(np.log(a.data), "log", (a,), backward)
+
+
+@register("sqrt")
+def sqrt(a: Tensor) -> Tensor:
+    """Square root (defined for a >= 0; differentiable for a > 0)."""
+    out = np.sqrt(a.data)
+
+    def backward(g):
+        return (g * 0.5 / out,)
+
+    return _make(out, "sqrt", (a,), backward)
+
+
+@register("tanh")
+def tanh(a: Tensor) -> Tensor:
+    """Hyperbolic tangent; tanh'(x) = 1 - tanh(x)**2, the factor that shrinks RNN gradients."""
+    out = np.tanh(a.data)
+
+    def backward(g):
+        return (g * (1 - out * out),)
+
+    return _make(out, "tanh", (a,), backward)
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e**-x) without overflow: only e**-|x| is ever computed."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@register("sigmoid")
+def sigmoid(a: Tensor) -> Tensor:
+    """Logistic function; sigmoid'(x) = s (1 - s)."""
+    out = _stable_sigmoid(a.data)
+
+    def backward(g):
+        return (g * out * (1 - out),)
+
+    return _make(out, "sigmoid", (a,), backward)
+
+
+@register("relu")
+def relu(a: Tensor) -> Tensor:
+    """max(a, 0); the gradient at 0 is taken as 0."""
+
+    def backward(g):
+        return (g * (a.data > 0),)
+
+    return _make(np.maximum(a.data, 0), "relu", (a,), backward)
+
+
+@register("abs")
+def abs(a: Tensor) -> Tensor:  # noqa: A001 - the op's name
+    """|a|; the gradient at 0 is taken as 0."""
+
+    def backward(g):
+        return (g * np.sign(a.data),)
+
+    return _make(np.abs(a.data), "abs", (a,), backward)
+
+
+def _select_grads(g, a: Tensor, b: Tensor, pick_a: np.ndarray):
+    """Route ``g`` to the chosen operand; where the two are equal it is split in half."""
+    tie = a.data == b.data
+    share_a = np.where(tie, 0.5, pick_a)
+    return g * share_a, g * (1 - share_a)
+
+
+@register("maximum")
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum of a and b with broadcasting."""
+    a, b = _pair(a, b)
+
+    def backward(g):
+        return _select_grads(g, a, b, a.data > b.data)
+
+    return _make(_binary("maximum", np.maximum, a, b), "maximum", (a, b), backward)
+
+
+@register("minimum")
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum of a and b with broadcasting."""
+    a, b = _pair(a, b)
+
+    def backward(g):
+        return _select_grads(g, a, b, a.data < b.data)
+
+    return _make(_binary("minimum", np.minimum, a, b), "minimum", (a, b), backward)
+
+
+@register("where")
+def where(condition, a, b) -> Tensor:
+    """Pick ``a`` where ``condition`` is true, else ``b`` (broadcasting all three)."""
+    a, b = _pair(a, b)
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    try:
+        out = np.where(cond, a.data, b.data)
+    except ValueError:
+        raise ShapeError(
+            f"where: condition {cond.shape}, a {a.shape} and b {b.shape} cannot be broadcast together"
+        ) from None
+
+    def backward(g):
+        return g * cond, g * ~cond
+
+    return _make(out, "where", (a, b), backward)
+
+
+@register("clip")
+def clip(a: Tensor, low=None, high=None) -> Tensor:
+    """Clamp a to [low, high]; the gradient passes only where a is inside the bounds."""
+    if low is None and high is None:
+        raise ValueError("clip: give at least one of low and high")
+
+    def backward(g):
+        inside = np.ones(a.shape, dtype=bool)
+        if low is not None:
+            inside &= a.data >= low
+        if high is not None:
+            inside &= a.data <= high
+        return (g * inside,)
+
+    return _make(np.clip(a.data, low, high), "clip", (a,), backward)
+
+
+@register("astype")
+def astype(a: Tensor, dtype) -> Tensor:
+    """Convert to another dtype; the gradient is converted back."""
+    dtype = np.dtype(dtype)
+    if a.requires_grad and dtype.kind != "f":
+        raise DTypeError(f"astype: cannot convert a tensor that requires grad to non-float dtype {dtype}")
+
+    def backward(g):
+        return (g.astype(a.data.dtype),)
+
+    return _make(a.data.astype(dtype), "astype", (a,), backward)
+
+
+# ---------------------------------------------------------------------------------- reductions
+def _check_axis(op: str, a: Tensor, axis) -> None:
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for ax in axes:
+        if ax is not None and not -a.ndim <= ax < a.ndim:
+            raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {a.shape}")
+
+
+def _expand_reduced(g: np.ndarray, a: Tensor, axis, keepdims: bool) -> np.ndarray:
+    """Put back the reduced axes of ``g`` as size 1, so it broadcasts against ``a``."""
+    if axis is None or keepdims:
+        return g  # a 0-d or keepdims result already broadcasts
+    return np.expand_dims(g, axis)
+
+
+@register("sum")
+def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - the op's name
+    """Sum over ``axis`` (int, tuple or None)."""
+    _check_axis("sum", a, axis)
+
+    def backward(g):
+        return (np.broadcast_to(_expand_reduced(g, a, axis, keepdims), a.shape),)
+
+    return _make(np.sum(a.data, axis=axis, keepdims=keepdims), "sum", (a,), backward)
+
+
+@register("mean")
+def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis`` (int, tuple or None)."""
+    _check_axis("mean", a, axis)
+    out = np.mean(a.data, axis=axis, keepdims=keepdims)
+    count = a.data.size // builtins.max(out.size, 1)
+
+    def backward(g):
+        return (np.broadcast_to(_expand_reduced(g, a, axis, keepdims) / count, a.shape),)
+
+    return _make(out, "mean", (a,), backward)
+
+
+@register("max")
+def max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - the op's name
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
+    _check_axis("max", a, axis)
+    if a.data.size == 0:
+        raise ShapeError(f"max: cannot take the maximum of an empty tensor of shape {a.shape}")
+    out = np.max(a.data, axis=axis, keepdims=keepdims)
+
+    def backward(g):
+        kept = _expand_reduced(out, a, axis, keepdims)
+        winners = a.data == kept
+        share = winners / winners.sum(axis=axis, keepdims=True)
+        return (_expand_reduced(g, a, axis, keepdims) * share,)
+
+    return _make(out, "max", (a,), backward)
+
+
+# ------------------------------------------------------------------------------- shape changes
+@register("reshape")
+def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """The same elements in a new shape."""
+    try:
+        out = a.data.reshape(shape)
+    except ValueError:
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}"
+        ) from None
+
+    def backward(g):
+        return (g.reshape(a.shape),)
+
+    return _make(out, "reshape", (a,), backward)
+
+
+@register("transpose")
+def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
+    """Permute the axes (reverse them when ``axes`` is None)."""
+    try:
+        out = np.transpose(a.data, axes)
+    except ValueError:
+        raise ShapeError(
+            f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}"
+        ) from None
+    inverse = None if axes is None else np.argsort([ax % a.ndim for ax in axes])
+
+    def backward(g):
+        return (np.transpose(g, inverse),)
+
+    return _make(out, "transpose", (a,), backward)
+
+
+def _index_data(index):
+    """Replace tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def _is_advanced(index) -> bool:
+    """True for indices that can repeat elements (integer or boolean arrays, lists)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, np.ndarray | list) for p in parts)
+
+
+@register("getitem")
+def getitem(a: Tensor, index) -> Tensor:
+    """a[index] with slices, ints, None, Ellipsis and integer/boolean arrays.
+
+    Repeated integer indices scatter-add their gradients, which is what an embedding lookup needs.
+    """
+    index = _index_data(index)
+    try:
+        out = a.data[index]
+    except IndexError as err:
+        raise ShapeError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: {err}") from None
+    advanced = _is_advanced(index)
+
+    def backward(g):
+        full = np.zeros_like(a.data)
+        if advanced:
+            np.add.at(full, index, g)
+        else:
+            full[index] = g
+        return (full,)
+
+    return _make(out, "getitem", (a,), backward)
+
+
+def _normalise_axis(op: str, axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for tensors with {ndim} dimensions")
+    return axis % ndim
+
+
+@register("cat")
+def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; all other dimensions must match."""
+    tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+    if not tensors:
+        raise ShapeError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    axis = _normalise_axis("cat", axis, builtins.max(first.ndim, 1))
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
+            raise ShapeError(
+                f"cat: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; all "
+                f"dimensions except axis {axis} must match"
+            )
+    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+
+    def backward(g):
+        return tuple(np.split(g, bounds, axis=axis))
+
+    return _make(np.concatenate([t.data for t in tensors], axis=axis), "cat", tensors, backward)
+
+
+@register("stack")
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new axis."""
+    tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+    if not tensors:
+        raise ShapeError("stack: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ShapeError(
+                f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}; all must be equal"
+            )
+    axis = _normalise_axis("stack", axis, tensors[0].ndim + 1)
+
+    def backward(g):
+        return tuple(np.moveaxis(g, axis, 0))
+
+    return _make(np.stack([t.data for t in tensors], axis=axis), "stack", tensors, backward)
+
+
+def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
+    """Split ``a`` along ``axis`` into pieces of a given size (int) or sizes (list), as torch.split.
+
+    Each piece is a ``getitem`` node with a basic slice, so its gradient is a cheap assignment.
+    """
+    axis = _normalise_axis("split", axis, a.ndim)
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ShapeError(f"split: split size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (length // split_size_or_sections)
+        if length % split_size_or_sections:
+            sizes.append(length % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != length:
+            raise ShapeError(
+                f"split: sizes {sizes} add up to {builtins.sum(sizes)}, but axis {axis} of shape {a.shape} has {length}"
+            )
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        pieces.append(getitem(a, index))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(a: Tensor, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
+    """Split ``a`` into ``chunks`` equal pieces along ``axis`` (the size must divide evenly)."""
+    axis = _normalise_axis("chunk", axis, a.ndim)
+    if chunks <= 0 or a.shape[axis] % chunks:
+        raise ShapeError(f"chunk: axis {axis} of shape {a.shape} cannot be split into {chunks} equal pieces")
+    return split(a, a.shape[axis] // chunks, axis)
+
+
+# ------------------------------------------------------------------------------------ softmax
+@register("softmax")
+def softmax(a: Tensor, axis: int = -1) -> Tensor:
+    """exp(a) / sum(exp(a)) along ``axis``, shifted by the maximum so it never overflows."""
+    axis = _normalise_axis("softmax", axis, a.ndim)
+    shifted = np.exp(a.data - np.max(a.data, axis=axis, keepdims=True))
+    out = shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+    def backward(g):
+        return (out * (g - np.sum(g * out, axis=axis, keepdims=True)),)
+
+    return _make(out, "softmax", (a,), backward)
+
+
+@register("log_softmax")
+def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
+    """a - logsumexp(a) along ``axis``, computed stably."""
+    axis = _normalise_axis("log_softmax", axis, a.ndim)
+    shifted = a.data - np.max(a.data, axis=axis, keepdims=True)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+
+    return _make(out, "log_softmax", (a,), backward)

@@ -1,0 +1,506 @@
+"""The tensor engine: :class:`Tensor`, a numpy array that remembers how it was computed.
+
+The ops themselves (forward and backward side by side) live in :mod:`tinygrad_rnn.ops`; this module
+holds the node type, the backward pass and the PyTorch-style methods that call the ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .autograd import STATE, toposort
+from .errors import DTypeError, GraphError, ShapeError
+
+_FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    """Convert user data to an ndarray: floats default to float64, float arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data)
+    if array.dtype.kind == "f":
+        return array
+    if array.dtype.kind in "iub" and isinstance(data, np.ndarray | np.generic):
+        return array  # integer and boolean arrays stay as they are: indices, targets, masks
+    if array.dtype.kind in "iub":
+        return array.astype(np.float64)  # Python numbers and lists become float64, as documented
+    raise DTypeError(f"Tensor: cannot make a tensor from data of dtype {array.dtype}; expected numbers")
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Python numbers and lists become float64 (``dtype="float32"`` asks for single precision);
+    numpy float arrays keep their dtype; numpy integer and boolean arrays stay integer/boolean and
+    serve as indices, targets and masks (they cannot require gradients). Mixing float32 and float64
+    operands gives float64, as in numpy.
+
+    Args:
+        data: a number, nested list or numpy array.
+        requires_grad: record operations on this tensor so ``backward`` can fill ``.grad``.
+        dtype: numpy dtype to convert ``data`` to, e.g. ``"float32"``.
+
+    Example:
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([2., 4.])
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "parents",
+        "op",
+        "scope",
+        "name",
+        "_backward",
+        "_retains_grad",
+        "_hooks",
+        "__weakref__",
+    )
+    __array_priority__ = 1000  # so ``ndarray + Tensor`` defers to Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.parents: tuple[Tensor, ...] = ()
+        self.op = ""
+        self.scope = STATE.scope
+        self.name: str | None = None
+        self._backward = None
+        self._retains_grad = False
+        self._hooks: list | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ----------------------------------------------------------------------------------- basics
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``."""
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions of ``data``."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy dtype of ``data``."""
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op (they keep ``.grad``)."""
+        return not self.parents
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy/PyTorch name
+        """The tensor with its axes reversed."""
+        return self.transpose()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        extra = ""
+        if self.dtype != np.float64:
+            extra += f", dtype={self.dtype}"
+        if self.op:
+            extra += f", op={self.op}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    def item(self) -> float:
+        """Return the value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ShapeError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """Return the underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def tolist(self):
+        """Return the data as nested Python lists."""
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """Return a new leaf sharing this tensor's data, cut from the graph (no gradient flows)."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place on a leaf tensor and return it."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise DTypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, got dtype "
+                f"{self.dtype}; convert first, e.g. Tensor(x, dtype='float64')"
+            )
+        if self.parents and not requires_grad:
+            raise GraphError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def float(self) -> Tensor:
+        """Return a float32 copy of this tensor (differentiable)."""
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        """Return a float64 copy of this tensor (differentiable)."""
+        return self.astype(np.float64)
+
+    # --------------------------------------------------------------------------------- autograd
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf tensor after backward, as ``torch.Tensor.retain_grad``."""
+        if not self.requires_grad:
+            raise GraphError("retain_grad: this tensor does not require grad, so it will never have one")
+        self._retains_grad = True
+        return self
+
+    def register_hook(self, hook: Callable[[np.ndarray], np.ndarray | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned array replaces it.
+
+        Returns:
+            A function that removes the hook.
+        """
+        if not self.requires_grad:
+            raise GraphError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return lambda: self._hooks.remove(hook)
+
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        Args:
+            grad: the gradient of the final objective with respect to ``self``; may be omitted
+                only when ``self`` has one element (it is then 1).
+            retain_graph: keep the saved buffers so a second backward through the graph works.
+                By default they are released, and a second backward raises :class:`GraphError`.
+
+        Raises:
+            GraphError: if ``self`` does not require grad or the graph was already freed.
+            ShapeError: if ``grad`` is missing for a non-scalar or has the wrong shape.
+        """
+        if not self.requires_grad:
+            raise GraphError(
+                "backward: this tensor does not require grad and has no graph; create the inputs "
+                "with requires_grad=True (and not inside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ShapeError(
+                    f"backward: grad can be omitted only for a one-element output, but the output has "
+                    f"shape {self.shape}; call .sum() first or pass grad= of shape {self.shape}"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = _to_array(grad, self.dtype)
+            if grad.shape != self.shape:
+                raise ShapeError(f"backward: grad has shape {grad.shape}, expected the output's shape {self.shape}")
+        _run_backward(self, grad, retain_graph)
+
+    # ------------------------------------------------------------------------------- operators
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # Comparisons give plain boolean tensors (no gradient), for masks and ``where``.
+    def __lt__(self, other):
+        return Tensor(self.data < _data(other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _data(other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _data(other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _data(other))
+
+    __hash__ = object.__hash__  # tensors are graph nodes: identity, not value, is what counts
+
+    # ----------------------------------------------------------------------------- op methods
+    def matmul(self, other) -> Tensor:
+        """Matrix product with numpy's ``@`` rules (1-D, 2-D and batched)."""
+        return _ops.matmul(self, other)
+
+    def exp(self) -> Tensor:
+        """Elementwise e**x."""
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        """Elementwise square root."""
+        return _ops.sqrt(self)
+
+    def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent."""
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        """Elementwise logistic function 1 / (1 + e**-x), computed without overflow."""
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        """Elementwise max(x, 0)."""
+        return _ops.relu(self)
+
+    def abs(self) -> Tensor:
+        """Elementwise absolute value."""
+        return _ops.abs(self)
+
+    def maximum(self, other) -> Tensor:
+        """Elementwise maximum with broadcasting."""
+        return _ops.maximum(self, other)
+
+    def minimum(self, other) -> Tensor:
+        """Elementwise minimum with broadcasting."""
+        return _ops.minimum(self, other)
+
+    def clip(self, low=None, high=None) -> Tensor:
+        """Clamp values to [low, high]; the gradient is zero where a bound is active."""
+        return _ops.clip(self, low, high)
+
+    clamp = clip
+
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (an int, a tuple of ints, or None for all)."""
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (an int, a tuple of ints, or None for all)."""
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; ties share the gradient equally."""
+        return _ops.max(self, axis, keepdims)
+
+    def reshape(self, *shape) -> Tensor:
+        """Return the same data with a new shape (``-1`` infers one dimension)."""
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    view = reshape
+
+    def flatten(self) -> Tensor:
+        """Return a 1-D view of the data."""
+        return _ops.reshape(self, (-1,))
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """Insert a size-1 dimension at ``axis``."""
+        return _ops.reshape(self, np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis: int | None = None) -> Tensor:
+        """Remove size-1 dimensions (only ``axis`` if given)."""
+        return _ops.reshape(self, np.squeeze(self.data, axis).shape)
+
+    def transpose(self, *axes) -> Tensor:
+        """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def permute(self, *axes) -> Tensor:
+        """Permute the axes, as ``torch.Tensor.permute``."""
+        return self.transpose(*axes)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """Softmax along ``axis``, stable for large inputs."""
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """Log-softmax along ``axis``, stable for large inputs."""
+        return _ops.log_softmax(self, axis)
+
+    def split(self, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
+        """Split into pieces of ``split_size`` (an int) or of the given sizes (a list), as torch.split."""
+        return _ops.split(self, split_size_or_sections, axis)
+
+    def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
+        """Split into ``chunks`` pieces of equal size along ``axis``, as torch.chunk."""
+        return _ops.chunk(self, chunks, axis)
+
+    def astype(self, dtype) -> Tensor:
+        """Return a copy converted to ``dtype`` (differentiable between float dtypes)."""
+        return _ops.astype(self, dtype)
+
+
+def _data(x):
+    """The ndarray inside ``x`` if it is a Tensor, else ``x`` itself."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting (the one place this is done)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+    """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order."""
+    edge_hook = STATE.edge_hook
+    grads = {id(root): grad}
+    for node in reversed(toposort(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if node._hooks:
+            for hook in tuple(node._hooks):
+                replaced = hook(g)
+                if replaced is not None:
+                    g = np.asarray(replaced, dtype=node.data.dtype)
+        if not node.parents:  # a leaf: accumulate, as PyTorch does, into a buffer it owns
+            if node.grad is None:
+                node.grad = np.array(g, dtype=node.data.dtype)
+            else:
+                node.grad += g
+            continue
+        if node._retains_grad:
+            node.grad = np.array(g) if node.grad is None else node.grad + g
+        backward = node._backward
+        if backward is None or backward == _FREED:
+            raise GraphError(
+                f"backward: trying to backward through the graph a second time (op '{node.op}' "
+                f"already released its saved values); pass retain_graph=True to the first backward"
+            )
+        parent_grads = backward(g)
+        if not retain_graph:
+            node._backward = _FREED
+        for index, (parent, pg) in enumerate(zip(node.parents, parent_grads)):
+            if pg is None or not parent.requires_grad:
+                continue
+            if pg.shape != parent.data.shape:
+                pg = _unbroadcast(pg, parent.data.shape)
+            if edge_hook is not None:
+                edge_hook(node, parent, index, pg)
+            key = id(parent)
+            previous = grads.get(key)
+            # A new array, never ``+=``: ``pg`` may be the very array another parent received.
+            grads[key] = pg if previous is None else previous + pg
+
+
+def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tensor:
+    """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it."""
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.scope = STATE.scope
+    out.name = None
+    out._retains_grad = False
+    out._hooks = None
+    out.op = op
+    if STATE.grad_enabled and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out.parents = parents
+        out._backward = backward
+    else:
+        out.requires_grad = False
+        out.parents = ()
+        out._backward = None
+    if STATE.node_hook is not None:
+        STATE.node_hook(out)
+    return out
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Create a :class:`Tensor` (same as the constructor, as ``torch.tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _shape_arg(shape: Sequence) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def zeros(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
+    """A tensor of zeros of the given shape."""
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
+    """A tensor of ones of the given shape."""
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with the shape and dtype of ``t``."""
+    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+
+
+def randn(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
+    """A tensor of standard normal samples drawn from the generator seeded by :func:`manual_seed`."""
+    from .random import get_rng
+
+    data = get_rng().standard_normal(_shape_arg(shape)).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+from . import ops as _ops  # noqa: E402  (ops needs Tensor, so it is imported last)
