@@ -129,14 +129,20 @@ def toposort(root) -> list:
     seen = {id(root)}
     # Each entry is (node, iterator over its parents); a node is emitted once all parents are.
     stack = [(root, iter(root.parents))]
+    append, push, pop, mark = order.append, stack.append, stack.pop, seen.add
     while stack:
         node, parents = stack[-1]
         for parent in parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append((parent, iter(parent.parents)))
-                break
+            key = id(parent)
+            if key not in seen:
+                mark(key)
+                grandparents = parent.parents
+                if grandparents:
+                    push((parent, iter(grandparents)))
+                    break
+                # A leaf would be pushed and popped at once: emit it now, in the same position.
+                append(parent)
         else:
-            stack.pop()
-            order.append(node)
+            pop()
+            append(node)
     return order

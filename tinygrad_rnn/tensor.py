@@ -20,25 +20,47 @@ def _to_array(data, dtype=None) -> np.ndarray:
     """Convert user data to an ndarray: floats default to float64, float arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
+    try:
+        if dtype is not None and isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
+            return np.asarray(data, dtype=dtype)
+        array = np.asarray(data)
+        if array.dtype.kind not in "biuf":  # checked before any cast: None would silently become nan
+            raise DTypeError(f"Tensor: cannot make a tensor from data of dtype {array.dtype}; expected numbers")
+        if dtype is not None:
+            return array.astype(dtype, copy=False)
+    except DTypeError:
+        raise
+    except TypeError as err:  # a dtype numpy does not know
+        raise DTypeError(f"Tensor: cannot use dtype {dtype!r}: {err}") from None
+    except ValueError as err:  # numpy's message for ragged nested lists is about "inhomogeneous" shapes
+        raise ShapeError(f"Tensor: nested lists must be rectangular (every row the same length): {err}") from None
     if array.dtype.kind == "f":
         return array
     if array.dtype.kind in "iub" and isinstance(data, np.ndarray | np.generic):
         return array  # integer and boolean arrays stay as they are: indices, targets, masks
-    if array.dtype.kind in "iub":
-        return array.astype(np.float64)  # Python numbers and lists become float64, as documented
-    raise DTypeError(f"Tensor: cannot make a tensor from data of dtype {array.dtype}; expected numbers")
+    return array.astype(np.float64)  # Python numbers and lists become float64, as documented
 
 
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
-    Python numbers and lists become float64 (``dtype="float32"`` asks for single precision);
-    numpy float arrays keep their dtype; numpy integer and boolean arrays stay integer/boolean and
-    serve as indices, targets and masks (they cannot require gradients). Mixing float32 and float64
-    operands gives float64, as in numpy.
+    Dtype rules (the same in every op):
+
+    * Python numbers and lists become float64 (``dtype="float32"`` asks for single precision);
+      numpy float arrays keep their dtype.
+    * float32 with float64 gives float64, as in numpy. A Python number (or list) used as an operand
+      takes the dtype of the tensor beside it, so ``x32 * 2.0`` stays float32: nothing is upcast
+      behind your back.
+    * numpy integer and boolean arrays stay integer/boolean: they serve as indices, targets and
+      masks, and cannot require gradients (:class:`DTypeError`). In arithmetic they follow numpy's
+      promotion (an int64 tensor with any float tensor gives float64; a boolean mask with a float
+      tensor keeps the float dtype), and the gradient flows to the float operand only.
+    * Strings, ``None``, objects and complex numbers are refused with :class:`DTypeError`.
+
+    Numerics: ``sigmoid``, ``tanh``, ``softmax``, ``log_softmax`` and the losses are computed in
+    forms that stay finite for inputs of any magnitude. ``exp`` is plain e**x: it overflows to inf
+    for x > 709 (float64) or x > 88 (float32), which is the correct answer in floating point;
+    :func:`tinygrad_rnn.detect_anomaly` turns such an inf into an error naming the op.
 
     Args:
         data: a number, nested list or numpy array.
@@ -113,7 +135,18 @@ class Tensor:
         return self.transpose()
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise DTypeError("len: a 0-d tensor has no length; use .item() to read its value")
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        # Without this, ``if tensor:`` would be silently true for any non-empty tensor.
+        if self.data.size != 1:
+            raise ShapeError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; use "
+                f"(t > 0).numpy().any() or .all(), or .item() on a one-element tensor"
+            )
+        return bool(self.data)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
@@ -261,16 +294,16 @@ class Tensor:
 
     # Comparisons give plain boolean tensors (no gradient), for masks and ``where``.
     def __lt__(self, other):
-        return Tensor(self.data < _data(other))
+        return _compare("<", np.less, self, other)
 
     def __le__(self, other):
-        return Tensor(self.data <= _data(other))
+        return _compare("<=", np.less_equal, self, other)
 
     def __gt__(self, other):
-        return Tensor(self.data > _data(other))
+        return _compare(">", np.greater, self, other)
 
     def __ge__(self, other):
-        return Tensor(self.data >= _data(other))
+        return _compare(">=", np.greater_equal, self, other)
 
     __hash__ = object.__hash__  # tensors are graph nodes: identity, not value, is what counts
 
@@ -347,11 +380,23 @@ class Tensor:
 
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert a size-1 dimension at ``axis``."""
+        if not isinstance(axis, int | np.integer) or not -self.ndim - 1 <= axis <= self.ndim:
+            raise ShapeError(
+                f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape}; "
+                f"expected an int in [{-self.ndim - 1}, {self.ndim}]"
+            )
         return _ops.reshape(self, np.expand_dims(self.data, axis).shape)
 
     def squeeze(self, axis: int | None = None) -> Tensor:
         """Remove size-1 dimensions (only ``axis`` if given)."""
-        return _ops.reshape(self, np.squeeze(self.data, axis).shape)
+        try:
+            shape = np.squeeze(self.data, axis).shape
+        except (ValueError, TypeError):  # numpy's AxisError is a ValueError too
+            raise ShapeError(
+                f"squeeze: cannot squeeze axis {axis!r} of a tensor of shape {self.shape}; expected an "
+                f"axis in [{-self.ndim}, {self.ndim - 1}] whose size is 1"
+            ) from None
+        return _ops.reshape(self, shape)
 
     def transpose(self, *axes) -> Tensor:
         """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
@@ -389,6 +434,19 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _compare(symbol: str, fn: Callable, a: Tensor, b) -> Tensor:
+    """Elementwise comparison giving a boolean tensor; numpy's errors become project errors."""
+    other = _data(b)
+    try:
+        return Tensor(fn(a.data, other))
+    except ValueError:
+        raise ShapeError(
+            f"comparison {symbol}: shapes {a.shape} and {np.shape(other)} cannot be broadcast together"
+        ) from None
+    except TypeError:
+        raise DTypeError(f"comparison {symbol}: cannot compare a tensor with {type(other).__name__}") from None
+
+
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` down to ``shape``, undoing numpy broadcasting (the one place this is done)."""
     if grad.shape == shape:
@@ -406,16 +464,29 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order."""
     edge_hook = STATE.edge_hook
     grads = {id(root): grad}
+    # ids of gradient buffers this pass allocated itself (sums): only those may be added to in place.
+    owned = set()
+    pop_grad = grads.pop
     for node in reversed(toposort(root)):
-        g = grads.pop(id(node), None)
+        g = pop_grad(id(node), None)
         if g is None:
             continue
+        if owned:
+            # Forget the buffer once it leaves ``grads``: its id may be reused by a later array.
+            owned.discard(id(g))
         if node._hooks:
             for hook in tuple(node._hooks):
                 replaced = hook(g)
                 if replaced is not None:
                     g = np.asarray(replaced, dtype=node.data.dtype)
-        if not node.parents:  # a leaf: accumulate, as PyTorch does, into a buffer it owns
+                    if g.shape != node.data.shape:
+                        raise ShapeError(
+                            f"backward: hook {getattr(hook, '__name__', hook)!r} on a {node.op or 'leaf'} tensor "
+                            f"of shape {node.data.shape} returned a gradient of shape {g.shape}; a hook must "
+                            f"return None or an array of the tensor's shape"
+                        )
+        parents = node.parents
+        if not parents:  # a leaf: accumulate, as PyTorch does, into a buffer it owns
             if node.grad is None:
                 node.grad = np.array(g, dtype=node.data.dtype)
             else:
@@ -432,7 +503,8 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         parent_grads = backward(g)
         if not retain_graph:
             node._backward = _FREED
-        for index, (parent, pg) in enumerate(zip(node.parents, parent_grads)):
+        for index, parent in enumerate(parents):
+            pg = parent_grads[index]
             if pg is None or not parent.requires_grad:
                 continue
             if pg.shape != parent.data.shape:
@@ -441,8 +513,16 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 edge_hook(node, parent, index, pg)
             key = id(parent)
             previous = grads.get(key)
-            # A new array, never ``+=``: ``pg`` may be the very array another parent received.
-            grads[key] = pg if previous is None else previous + pg
+            if previous is None:
+                grads[key] = pg
+            elif id(previous) in owned and previous.dtype == pg.dtype and previous.shape == pg.shape:
+                previous += pg  # a sum this pass made and nobody else holds: safe to reuse
+            else:
+                # A new array, never ``+=`` on ``previous``: it may be the very array another parent
+                # received, or a buffer an op still saves.
+                total = previous + pg
+                owned.add(id(total))
+                grads[key] = total
 
 
 def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tensor:
@@ -455,14 +535,16 @@ def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tens
     out._retains_grad = False
     out._hooks = None
     out.op = op
-    if STATE.grad_enabled and any(p.requires_grad for p in parents):
-        out.requires_grad = True
-        out.parents = parents
-        out._backward = backward
-    else:
-        out.requires_grad = False
-        out.parents = ()
-        out._backward = None
+    out.requires_grad = False
+    out.parents = ()
+    out._backward = None
+    if STATE.grad_enabled:
+        for parent in parents:  # a plain loop: cheaper than any() over a generator for 1-2 parents
+            if parent.requires_grad:
+                out.requires_grad = True
+                out.parents = parents
+                out._backward = backward
+                break
     if STATE.node_hook is not None:
         STATE.node_hook(out)
     return out
@@ -473,21 +555,23 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def _shape_arg(shape: Sequence) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+def _shape_arg(shape: Sequence, where: str = "shape") -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike; sizes must be non-negative integers."""
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        return tuple(shape[0])
+        shape = shape[0]
+    if not all(isinstance(n, int | np.integer) and n >= 0 for n in shape):
+        raise ShapeError(f"{where}: sizes must be non-negative integers, got {tuple(shape)}")
     return tuple(shape)
 
 
 def zeros(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     """A tensor of zeros of the given shape."""
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     """A tensor of ones of the given shape."""
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
@@ -499,7 +583,7 @@ def randn(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     """A tensor of standard normal samples drawn from the generator seeded by :func:`manual_seed`."""
     from .random import get_rng
 
-    data = get_rng().standard_normal(_shape_arg(shape)).astype(dtype)
+    data = get_rng().standard_normal(_shape_arg(shape, "randn")).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
