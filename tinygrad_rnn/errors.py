@@ -26,3 +26,14 @@ class GraphError(TinygradRNNError, RuntimeError):
 
 class GradcheckError(TinygradRNNError, AssertionError):
     """An analytic gradient disagrees with its finite-difference estimate."""
+
+
+class ArgumentError(TinygradRNNError, ValueError):
+    """An argument has a value the op or layer cannot accept, though its shape may be fine.
+
+    For example ``clip()`` without bounds, a negative size, or a class index outside ``[0, C)``.
+    """
+
+
+class AnomalyError(TinygradRNNError, FloatingPointError):
+    """Inside :func:`tinygrad_rnn.detect_anomaly`, an op produced NaN or Inf in the forward or backward pass."""

@@ -10,11 +10,12 @@ them to each parent's shape in one place (``tensor._unbroadcast``).
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .errors import DTypeError, ShapeError
+from .errors import ArgumentError, DTypeError, ShapeError
 from .tensor import Tensor, _make, _unbroadcast
 
 OPS: dict[str, Callable] = {}
@@ -33,10 +34,27 @@ def register(name: str) -> Callable[[Callable], Callable]:
 def _pair(a, b) -> tuple[Tensor, Tensor]:
     """Make both operands tensors; a Python number takes the dtype of the tensor beside it."""
     if not isinstance(a, Tensor):
-        a = Tensor(np.asarray(a, dtype=b.data.dtype if b.data.dtype.kind == "f" else None))
+        a = _constant(a, b)
     if not isinstance(b, Tensor):
-        b = Tensor(np.asarray(b, dtype=a.data.dtype if a.data.dtype.kind == "f" else None))
+        b = _constant(b, a)
     return a, b
+
+
+def _constant(x, other: Tensor) -> Tensor:
+    """Wrap a non-tensor operand; numbers and lists take the float dtype of ``other``."""
+    try:
+        array = None if isinstance(x, float | int) else np.asarray(x)
+    except ValueError:
+        op = sys._getframe(2).f_code.co_name  # the op that called _pair; looked up only on error paths
+        raise ShapeError(f"{op}: the operand {x!r:.60} is a ragged nested list; rows must have equal lengths") from None
+    if array is not None and array.dtype.kind not in "biuf":  # None would become nan, "2" would become 2.0
+        op = sys._getframe(2).f_code.co_name
+        raise DTypeError(
+            f"{op}: cannot use {type(x).__name__} {x!r:.40} as an operand; expected a number, array or Tensor"
+        )
+    if other.data.dtype.kind == "f":
+        return Tensor(np.asarray(x, dtype=other.data.dtype))
+    return Tensor(np.asarray(x) if array is None else array)
 
 
 def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ShapeError:
@@ -221,6 +239,16 @@ def sigmoid(a: Tensor) -> Tensor:
     return _make(out, "sigmoid", (a,), backward)
 
 
+@register("softplus")
+def softplus(a: Tensor) -> Tensor:
+    """log(1 + e**a), computed without overflow; softplus'(x) = sigmoid(x), exact at 0 too."""
+
+    def backward(g):
+        return (g * _stable_sigmoid(a.data),)
+
+    return _make(np.logaddexp(0, a.data), "softplus", (a,), backward)
+
+
 @register("relu")
 def relu(a: Tensor) -> Tensor:
     """max(a, 0); the gradient at 0 is taken as 0."""
@@ -274,7 +302,10 @@ def minimum(a, b) -> Tensor:
 def where(condition, a, b) -> Tensor:
     """Pick ``a`` where ``condition`` is true, else ``b`` (broadcasting all three)."""
     a, b = _pair(a, b)
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if cond.dtype.kind not in "biuf":  # np.asarray("no", dtype=bool) would silently be True
+        raise DTypeError(f"where: condition must be a boolean tensor or array, got dtype {cond.dtype}")
+    cond = cond.astype(bool, copy=False)
     try:
         out = np.where(cond, a.data, b.data)
     except ValueError:
@@ -292,7 +323,9 @@ def where(condition, a, b) -> Tensor:
 def clip(a: Tensor, low=None, high=None) -> Tensor:
     """Clamp a to [low, high]; the gradient passes only where a is inside the bounds."""
     if low is None and high is None:
-        raise ValueError("clip: give at least one of low and high")
+        raise ArgumentError("clip: give at least one of low and high")
+    if low is not None and high is not None and np.any(np.asarray(low) > np.asarray(high)):
+        raise ArgumentError(f"clip: low ({low}) must not exceed high ({high})")
 
     def backward(g):
         inside = np.ones(a.shape, dtype=bool)
@@ -308,7 +341,10 @@ def clip(a: Tensor, low=None, high=None) -> Tensor:
 @register("astype")
 def astype(a: Tensor, dtype) -> Tensor:
     """Convert to another dtype; the gradient is converted back."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as err:
+        raise DTypeError(f"astype: {dtype!r} is not a dtype numpy knows: {err}") from None
     if a.requires_grad and dtype.kind != "f":
         raise DTypeError(f"astype: cannot convert a tensor that requires grad to non-float dtype {dtype}")
 
@@ -320,10 +356,17 @@ def astype(a: Tensor, dtype) -> Tensor:
 
 # ---------------------------------------------------------------------------------- reductions
 def _check_axis(op: str, a: Tensor, axis) -> None:
+    if axis is None:
+        return
     axes = axis if isinstance(axis, tuple) else (axis,)
     for ax in axes:
-        if ax is not None and not -a.ndim <= ax < a.ndim:
-            raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {a.shape}")
+        if not isinstance(ax, int | np.integer) or not -a.ndim <= ax < a.ndim:
+            raise ShapeError(
+                f"{op}: axis {axis!r} is out of range for a tensor of shape {a.shape}; expected None, an int "
+                f"in [{-a.ndim}, {a.ndim - 1}] or a tuple of them"
+            )
+    if len({ax % a.ndim for ax in axes}) != len(axes):
+        raise ShapeError(f"{op}: axis {axis!r} names the same axis twice (tensor of shape {a.shape})")
 
 
 def _expand_reduced(g: np.ndarray, a: Tensor, axis, keepdims: bool) -> np.ndarray:
@@ -348,6 +391,10 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 -
 def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (int, tuple or None)."""
     _check_axis("mean", a, axis)
+    if a.data.size == 0:
+        reduced = a.shape if axis is None else [a.shape[ax] for ax in (axis if isinstance(axis, tuple) else (axis,))]
+        if 0 in reduced:  # numpy would warn and return nan
+            raise ShapeError(f"mean: cannot average over an empty axis (tensor of shape {a.shape}, axis {axis})")
     out = np.mean(a.data, axis=axis, keepdims=keepdims)
     count = a.data.size // builtins.max(out.size, 1)
 
@@ -380,7 +427,7 @@ def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     """The same elements in a new shape."""
     try:
         out = a.data.reshape(shape)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ShapeError(
             f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}"
         ) from None
@@ -396,7 +443,7 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None)."""
     try:
         out = np.transpose(a.data, axes)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ShapeError(
             f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}"
         ) from None
@@ -448,19 +495,34 @@ def getitem(a: Tensor, index) -> Tensor:
 
 
 def _normalise_axis(op: str, axis: int, ndim: int) -> int:
-    if not -ndim <= axis < ndim:
+    if not isinstance(axis, int | np.integer) or not -ndim <= axis < ndim:
         raise ShapeError(f"{op}: axis {axis} is out of range for tensors with {ndim} dimensions")
     return axis % ndim
+
+
+def _as_tensors(op: str, tensors) -> tuple[Tensor, ...]:
+    """The sequence given to cat/stack as a tuple of tensors, with errors naming ``op``."""
+    if isinstance(tensors, Tensor):
+        raise ShapeError(f"{op}: expected a sequence of tensors, got a single tensor of shape {tensors.shape}")
+    result = []
+    for i, t in enumerate(tensors):
+        try:
+            result.append(t if isinstance(t, Tensor) else Tensor(t))
+        except (DTypeError, ShapeError) as err:
+            raise type(err)(f"{op}: element {i} is not a tensor: {err}") from None
+    return tuple(result)
 
 
 @register("cat")
 def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis; all other dimensions must match."""
-    tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+    tensors = _as_tensors("cat", tensors)
     if not tensors:
         raise ShapeError("cat: expected a non-empty sequence of tensors")
     first = tensors[0]
-    axis = _normalise_axis("cat", axis, builtins.max(first.ndim, 1))
+    if first.ndim == 0:
+        raise ShapeError("cat: 0-d tensors have no axis to join along; use stack() to make a 1-D tensor of them")
+    axis = _normalise_axis("cat", axis, first.ndim)
     for i, t in enumerate(tensors):
         if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
             raise ShapeError(
@@ -478,7 +540,7 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 @register("stack")
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis."""
-    tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+    tensors = _as_tensors("stack", tensors)
     if not tensors:
         raise ShapeError("stack: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
@@ -501,14 +563,18 @@ def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...
     """
     axis = _normalise_axis("split", axis, a.ndim)
     length = a.shape[axis]
-    if isinstance(split_size_or_sections, int):
+    if isinstance(split_size_or_sections, int | np.integer):
         if split_size_or_sections <= 0:
             raise ShapeError(f"split: split size must be positive, got {split_size_or_sections}")
         sizes = [split_size_or_sections] * (length // split_size_or_sections)
         if length % split_size_or_sections:
             sizes.append(length % split_size_or_sections)
     else:
+        if not isinstance(split_size_or_sections, Sequence | np.ndarray):
+            raise ShapeError(f"split: expected an int size or a list of sizes, got {split_size_or_sections!r}")
         sizes = list(split_size_or_sections)
+        if not all(isinstance(n, int | np.integer) and n >= 0 for n in sizes):
+            raise ShapeError(f"split: sizes must be non-negative integers, got {sizes}")
         if builtins.sum(sizes) != length:
             raise ShapeError(
                 f"split: sizes {sizes} add up to {builtins.sum(sizes)}, but axis {axis} of shape {a.shape} has {length}"
@@ -524,7 +590,7 @@ def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...
 def chunk(a: Tensor, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
     """Split ``a`` into ``chunks`` equal pieces along ``axis`` (the size must divide evenly)."""
     axis = _normalise_axis("chunk", axis, a.ndim)
-    if chunks <= 0 or a.shape[axis] % chunks:
+    if not isinstance(chunks, int | np.integer) or chunks <= 0 or a.shape[axis] % chunks:
         raise ShapeError(f"chunk: axis {axis} of shape {a.shape} cannot be split into {chunks} equal pieces")
     return split(a, a.shape[axis] // chunks, axis)
 

@@ -232,6 +232,12 @@ class Tensor:
             ShapeError: if ``grad`` is missing for a non-scalar or has the wrong shape.
         """
         if not self.requires_grad:
+            if self.op:
+                raise GraphError(
+                    f"backward: this tensor was made by op '{self.op}' but recorded no graph: none of its "
+                    f"inputs required grad, or it was computed inside no_grad(); create the inputs with "
+                    f"requires_grad=True outside no_grad()"
+                )
             raise GraphError(
                 "backward: this tensor does not require grad and has no graph; create the inputs "
                 "with requires_grad=True (and not inside no_grad())"
@@ -244,7 +250,10 @@ class Tensor:
                 )
             grad = np.ones_like(self.data)
         else:
-            grad = _to_array(grad, self.dtype)
+            try:
+                grad = _to_array(grad, self.dtype)
+            except (DTypeError, ShapeError) as err:
+                raise type(err)(f"backward: grad must be numbers of the output's shape {self.shape}: {err}") from None
             if grad.shape != self.shape:
                 raise ShapeError(f"backward: grad has shape {grad.shape}, expected the output's shape {self.shape}")
         _run_backward(self, grad, retain_graph)
