@@ -6,8 +6,17 @@ The engine imports numpy only; drawing lives in the separate ``viz`` package.
 from __future__ import annotations
 
 from . import ops
+from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Scope, current_scope, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
-from .errors import DTypeError, GradcheckError, GraphError, ShapeError, TinygradRNNError
+from .errors import (
+    AnomalyError,
+    ArgumentError,
+    DTypeError,
+    GradcheckError,
+    GraphError,
+    ShapeError,
+    TinygradRNNError,
+)
 from .gradcheck import gradcheck
 from .ops import cat, chunk, split, stack, where
 from .random import manual_seed
@@ -17,6 +26,8 @@ from .tensor import Tensor, ones, randn, tensor, zeros, zeros_like
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyError",
+    "ArgumentError",
     "DTypeError",
     "GradcheckError",
     "GraphError",
@@ -28,8 +39,10 @@ __all__ = [
     "cat",
     "chunk",
     "current_scope",
+    "detect_anomaly",
     "enable_grad",
     "gradcheck",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "manual_seed",
     "no_grad",

@@ -1,0 +1,162 @@
+"""Anomaly detection: stop at the first NaN or Inf and say which op made it, in which scope, from where.
+
+A long unrolled recurrence that explodes usually shows up only at the end, as a loss or a gradient
+full of ``nan``. Inside :func:`detect_anomaly` every tensor an op creates is checked as it is made
+(through ``autograd.STATE.node_hook``) and every gradient sent along an edge in backward is checked
+as it is sent (through ``autograd.STATE.edge_hook``). The first non-finite value raises
+:class:`~tinygrad_rnn.errors.AnomalyError` at once, naming
+
+* the op (``"matmul"``, ``"exp"``, ...) and whether its forward or its backward went wrong,
+* its scope: the module path and the time step of the recurrence (``Scope("RNN.l0", 37)``),
+* the line of your code (and the layer lines in between) where that node was created.
+
+The creation site of each node is recorded only inside the block, so outside it the engine pays
+nothing: both hooks are ``None`` and checked once per node.
+
+Inside the block numpy's own floating-point warnings (overflow, invalid, divide by zero) are
+silenced, because every NaN or Inf they would warn about raises :class:`AnomalyError` instead,
+with more to say. Values computed with plain numpy outside the ops are not checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import os
+import sys
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+
+from .autograd import STATE
+from .errors import AnomalyError
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Frames inside these files are the engine's own plumbing; a creation site skips them.
+_ENGINE_FILES = frozenset(
+    os.path.join(_PACKAGE_DIR, name) for name in ("tensor.py", "ops.py", "autograd.py", "anomaly.py", "scalar.py")
+)
+_MAX_FRAMES = 6  # enough for "your line -> model -> layer -> cell"; deeper stacks are cut at the outer end
+
+_depth = 0  # how many detect_anomaly blocks are open (they nest)
+
+
+def is_anomaly_enabled() -> bool:
+    """Return True inside a :func:`detect_anomaly` block."""
+    return _depth > 0
+
+
+def _creation_site() -> tuple[tuple[str, int, str], ...]:
+    """The calling frames outside the engine, outermost first, as (file, line, function)."""
+    frames = []
+    frame = sys._getframe(2)
+    while frame is not None and len(frames) < _MAX_FRAMES:
+        code = frame.f_code
+        if code.co_filename not in _ENGINE_FILES and not code.co_filename.startswith("<frozen"):
+            frames.append((code.co_filename, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return tuple(reversed(frames))
+
+
+def _format_site(site) -> str:
+    if not site:
+        return "  (creation site not recorded: the node was made outside detect_anomaly())"
+    lines = []
+    for filename, lineno, function in site:
+        lines.append(f'  File "{filename}", line {lineno}, in {function}')
+        code = linecache.getline(filename, lineno).strip()
+        if code:
+            lines.append(f"    {code}")
+    return "\n".join(lines)
+
+
+def _format_scope(node) -> str:
+    scope = getattr(node, "scope", None)
+    if scope is None:
+        return "scope unknown"
+    path = scope.path or "<top level>"
+    return f"scope '{path}'" + ("" if scope.step is None else f", time step {scope.step}")
+
+
+def _describe_bad(values: np.ndarray) -> str:
+    """'nan' / 'inf' / 'nan and inf', how many, and where the first one is."""
+    bad = ~np.isfinite(values)
+    kinds = []
+    if np.isnan(values).any():
+        kinds.append("nan")
+    if np.isinf(values).any():
+        kinds.append("inf")
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if values.ndim else ()
+    return f"{' and '.join(kinds)} ({int(bad.sum())} of {values.size} values, the first at index {first})"
+
+
+def _node_label(node) -> str:
+    kind = f"op '{node.op}'" if node.op else ("parameter '" + node.name + "'" if node.name else "leaf tensor")
+    return f"{kind} of shape {node.data.shape}"
+
+
+def _finite(values) -> bool:
+    return values.dtype.kind != "f" or bool(np.isfinite(values).all())
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise :class:`AnomalyError` at the first NaN or Inf made in the forward or backward pass.
+
+    Use it to find where a recurrence blows up: the error names the op, its scope (module path and
+    time step) and the lines of code that created it. Checking every node costs roughly a
+    ``np.isfinite`` per op plus a stack walk per node, so keep it for debugging runs.
+
+    Yields:
+        Nothing; the checks are active until the block exits (also on error).
+
+    Raises:
+        AnomalyError: when an op's result or a gradient along an edge contains NaN or Inf.
+
+    Example:
+        >>> with detect_anomaly():
+        ...     loss = model(x).sum()
+        ...     loss.backward()      # AnomalyError: backward of op 'matmul' ... time step 12 ...
+    """
+    global _depth
+    sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    previous_node_hook, previous_edge_hook = STATE.node_hook, STATE.edge_hook
+
+    def node_hook(node) -> None:
+        if previous_node_hook is not None:
+            previous_node_hook(node)
+        site = _creation_site()
+        sites[node] = site
+        if _finite(node.data):
+            return
+        inputs = [p for p in node.parents if p.data.dtype.kind == "f"]
+        origin = ""
+        if inputs:
+            finite = all(_finite(p.data) for p in inputs)
+            shapes = ", ".join(str(p.data.shape) for p in node.parents)
+            origin = f"; its inputs (shapes {shapes}) were {'finite' if finite else 'already non-finite'}"
+        raise AnomalyError(
+            f"detect_anomaly: forward of op '{node.op}' produced {_describe_bad(node.data)} in "
+            f"{_format_scope(node)}{origin}.\nThe op was called at:\n{_format_site(site)}"
+        )
+
+    def edge_hook(child, parent, index, grad) -> None:
+        if grad.dtype.kind == "f" and not np.isfinite(grad).all():
+            raise AnomalyError(
+                f"detect_anomaly: backward of op '{child.op}' in {_format_scope(child)} sent "
+                f"{_describe_bad(grad)} to its input {index} ({_node_label(parent)}, "
+                f"{_format_scope(parent)}): the gradient overflowed or became undefined here.\n"
+                f"The op was created at:\n{_format_site(sites.get(child))}"
+            )
+        if previous_edge_hook is not None:
+            previous_edge_hook(child, parent, index, grad)
+
+    STATE.node_hook, STATE.edge_hook = node_hook, edge_hook
+    _depth += 1
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            yield
+    finally:
+        _depth -= 1
+        STATE.node_hook, STATE.edge_hook = previous_node_hook, previous_edge_hook
