@@ -1,0 +1,524 @@
+"""Errors that teach: every misuse gets a project error naming the op, what it got and what it expected.
+
+Each row of a table feeds one bad input and checks three things: the exception is a
+``TinygradRNNError``, it is also the built-in type a Python user would catch (``ValueError`` for
+shapes, ``TypeError`` for dtypes, ``RuntimeError`` for graph misuse), and its message matches a
+pattern that names the op and the offending shapes or values. A broken guard (a bare numpy error,
+a silent nan, a vague message) fails its row.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import ArgumentError, DTypeError, GraphError, ShapeError, Tensor, TinygradRNNError
+
+
+def _x():
+    return Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+
+
+def _second_backward():
+    x = _x()
+    y = (x * x).sum()
+    y.backward()
+    y.backward()
+
+
+def _hook_wrong_shape():
+    x = _x()
+    y = x * 2
+    y.register_hook(lambda g: np.ones(5))
+    y.sum().backward()
+
+
+def _backward_no_grad_mode():
+    x = _x()
+    with tg.no_grad():
+        y = (x * 2).sum()
+    y.backward()
+
+
+# (id, call, expected class, built-in base, regex the message must match)
+ENGINE_CASES = [
+    # -- making tensors
+    ("ragged list", lambda: Tensor([[1, 2], [3]]), ShapeError, ValueError, r"Tensor: nested lists must be rectangular"),
+    ("string data", lambda: Tensor("abc"), DTypeError, TypeError, r"Tensor: .*dtype <U3; expected numbers"),
+    ("None data", lambda: Tensor(None), DTypeError, TypeError, r"Tensor: .*dtype object"),
+    ("None with dtype", lambda: Tensor(None, dtype="float64"), DTypeError, TypeError, r"Tensor: .*dtype object"),
+    (
+        "unknown dtype",
+        lambda: Tensor([1.0], dtype="floaty"),
+        DTypeError,
+        TypeError,
+        r"Tensor: cannot use dtype 'floaty'",
+    ),
+    ("complex data", lambda: Tensor([1j]), DTypeError, TypeError, r"complex128; expected numbers"),
+    (
+        "int requires grad",
+        lambda: Tensor(np.arange(3), requires_grad=True),
+        DTypeError,
+        TypeError,
+        r"requires_grad_: only floating-point tensors can require gradients, got dtype int64",
+    ),
+    (
+        "bool requires grad",
+        lambda: Tensor(np.array([True]), requires_grad=True),
+        DTypeError,
+        TypeError,
+        r"got dtype bool",
+    ),
+    (
+        "zeros negative",
+        lambda: tg.zeros(2, -1),
+        ShapeError,
+        ValueError,
+        r"zeros: sizes must be non-negative integers, got \(2, -1\)",
+    ),
+    ("randn float size", lambda: tg.randn(2.5), ShapeError, ValueError, r"randn: sizes .* got \(2.5,\)"),
+    # -- operands
+    ("add None", lambda: _x() + None, DTypeError, TypeError, r"add: cannot use NoneType None as an operand"),
+    ("mul string", lambda: _x() * "2", DTypeError, TypeError, r"mul: cannot use str '2' as an operand"),
+    ("rsub string", lambda: "2" - _x(), DTypeError, TypeError, r"sub: cannot use str"),
+    ("pow object", lambda: _x() ** object(), DTypeError, TypeError, r"pow: cannot use object"),
+    ("div ragged", lambda: _x() / [[1, 2], [3]], ShapeError, ValueError, r"div: the operand .* ragged nested list"),
+    # -- broadcasting and matmul
+    (
+        "add broadcast",
+        lambda: _x() + Tensor(np.ones(4)),
+        ShapeError,
+        ValueError,
+        r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast together",
+    ),
+    ("mul broadcast", lambda: _x() * np.ones((3, 2)), ShapeError, ValueError, r"mul: shapes \(2, 3\) and \(3, 2\)"),
+    ("sub broadcast", lambda: _x() - np.ones((2, 2)), ShapeError, ValueError, r"sub: shapes \(2, 3\) and \(2, 2\)"),
+    ("div broadcast", lambda: _x() / np.ones(2), ShapeError, ValueError, r"div: shapes \(2, 3\) and \(2,\)"),
+    ("pow broadcast", lambda: _x() ** np.ones(2), ShapeError, ValueError, r"pow: shapes \(2, 3\) and \(2,\)"),
+    (
+        "maximum broadcast",
+        lambda: _x().maximum(np.ones(4)),
+        ShapeError,
+        ValueError,
+        r"maximum: shapes \(2, 3\) and \(4,\)",
+    ),
+    (
+        "minimum broadcast",
+        lambda: _x().minimum(np.ones(4)),
+        ShapeError,
+        ValueError,
+        r"minimum: shapes \(2, 3\) and \(4,\)",
+    ),
+    (
+        "matmul inner",
+        lambda: _x() @ _x(),
+        ShapeError,
+        ValueError,
+        r"matmul: cannot multiply shapes \(2, 3\) @ \(2, 3\): the left's last dimension \(3\) must equal the "
+        r"right's second-to-last dimension \(2\)",
+    ),
+    (
+        "matmul vector",
+        lambda: _x() @ Tensor(np.ones(2)),
+        ShapeError,
+        ValueError,
+        r"matmul: cannot multiply shapes \(2, 3\) @ \(2,\).*only dimension \(2\)",
+    ),
+    ("matmul scalar", lambda: _x() @ 2.0, ShapeError, ValueError, r"matmul: both operands need at least 1 dimension"),
+    (
+        "matmul batch",
+        lambda: Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((3, 4, 5))),
+        ShapeError,
+        ValueError,
+        r"matmul: cannot multiply shapes \(2, 3, 4\) @ \(3, 4, 5\).*batch dimensions must broadcast",
+    ),
+    (
+        "where broadcast",
+        lambda: tg.where(np.ones(4, bool), _x(), 0.0),
+        ShapeError,
+        ValueError,
+        r"where: condition \(4,\), a \(2, 3\)",
+    ),
+    (
+        "where string condition",
+        lambda: tg.where("yes", _x(), 0.0),
+        DTypeError,
+        TypeError,
+        r"where: condition must be a boolean",
+    ),
+    (
+        "compare broadcast",
+        lambda: _x() < np.ones(4),
+        ShapeError,
+        ValueError,
+        r"comparison <: shapes \(2, 3\) and \(4,\)",
+    ),
+    # -- axes
+    (
+        "sum axis range",
+        lambda: _x().sum(axis=2),
+        ShapeError,
+        ValueError,
+        r"sum: axis 2 is out of range for a tensor of shape \(2, 3\)",
+    ),
+    (
+        "sum axis float",
+        lambda: _x().sum(axis=0.5),
+        ShapeError,
+        ValueError,
+        r"sum: axis 0.5 is out of range.*expected None, an int",
+    ),
+    (
+        "sum axis twice",
+        lambda: _x().sum(axis=(0, -2)),
+        ShapeError,
+        ValueError,
+        r"sum: axis \(0, -2\) names the same axis twice",
+    ),
+    ("mean axis", lambda: _x().mean(axis=-3), ShapeError, ValueError, r"mean: axis -3 is out of range"),
+    ("max axis", lambda: _x().max(axis=5), ShapeError, ValueError, r"max: axis 5 is out of range"),
+    (
+        "max empty",
+        lambda: Tensor(np.zeros((0, 2))).max(),
+        ShapeError,
+        ValueError,
+        r"max: cannot take the maximum of an empty tensor of shape \(0, 2\)",
+    ),
+    (
+        "mean empty",
+        lambda: Tensor(np.zeros((0, 2))).mean(axis=0),
+        ShapeError,
+        ValueError,
+        r"mean: cannot average over an empty axis \(tensor of shape \(0, 2\), axis 0\)",
+    ),
+    (
+        "softmax axis",
+        lambda: _x().softmax(axis=2),
+        ShapeError,
+        ValueError,
+        r"softmax: axis 2 is out of range for tensors with 2 dimensions",
+    ),
+    (
+        "log_softmax axis",
+        lambda: _x().log_softmax(axis=-3),
+        ShapeError,
+        ValueError,
+        r"log_softmax: axis -3 is out of range",
+    ),
+    (
+        "softmax 0-d",
+        lambda: Tensor(1.0).softmax(),
+        ShapeError,
+        ValueError,
+        r"softmax: axis -1 is out of range for tensors with 0 dimensions",
+    ),
+    (
+        "transpose axes",
+        lambda: _x().transpose(0, 2),
+        ShapeError,
+        ValueError,
+        r"transpose: axes \(0, 2\) are not a permutation of the 2 axes of shape \(2, 3\)",
+    ),
+    ("permute short", lambda: _x().permute(0), ShapeError, ValueError, r"transpose: axes \(0,\) are not a permutation"),
+    (
+        "unsqueeze axis",
+        lambda: _x().unsqueeze(4),
+        ShapeError,
+        ValueError,
+        r"unsqueeze: axis 4 is out of range for a tensor of shape \(2, 3\); expected an int in \[-3, 2\]",
+    ),
+    (
+        "squeeze non-1",
+        lambda: _x().squeeze(0),
+        ShapeError,
+        ValueError,
+        r"squeeze: cannot squeeze axis 0 of a tensor of shape \(2, 3\)",
+    ),
+    ("squeeze range", lambda: _x().squeeze(9), ShapeError, ValueError, r"squeeze: cannot squeeze axis 9"),
+    # -- reshape and indexing
+    (
+        "reshape size",
+        lambda: _x().reshape(4, 2),
+        ShapeError,
+        ValueError,
+        r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, 2\)",
+    ),
+    ("reshape float", lambda: _x().reshape(2.5), ShapeError, ValueError, r"reshape: cannot reshape .* into \(2.5,\)"),
+    (
+        "index out of range",
+        lambda: _x()[5],
+        ShapeError,
+        ValueError,
+        r"getitem: index 5 is invalid for a tensor of shape \(2, 3\): index 5 is out of bounds",
+    ),
+    ("index float", lambda: _x()[1.5], ShapeError, ValueError, r"getitem: index 1.5 is invalid"),
+    ("index too many", lambda: _x()[0, 0, 0], ShapeError, ValueError, r"getitem: .*too many indices"),
+    (
+        "index int array",
+        lambda: _x()[np.array([0, 2])],
+        ShapeError,
+        ValueError,
+        r"getitem: index array\(\[0, 2\]\) .*out of bounds",
+    ),
+    (
+        "index bool mask",
+        lambda: _x()[np.array([True, False, True])],
+        ShapeError,
+        ValueError,
+        r"getitem: .*boolean index did not match",
+    ),
+    (
+        "index float tensor",
+        lambda: _x()[Tensor([0.5])],
+        ShapeError,
+        ValueError,
+        r"getitem: .*integer \(or boolean\) type",
+    ),
+    # -- joining and splitting
+    (
+        "cat mismatch",
+        lambda: tg.cat([_x(), Tensor(np.ones((2, 4)))]),
+        ShapeError,
+        ValueError,
+        r"cat: tensor 1 has shape \(2, 4\) but tensor 0 has shape \(2, 3\); all dimensions except axis 0 must match",
+    ),
+    ("cat rank", lambda: tg.cat([_x(), Tensor(np.ones(3))]), ShapeError, ValueError, r"cat: tensor 1 has shape \(3,\)"),
+    (
+        "cat axis",
+        lambda: tg.cat([_x(), _x()], axis=2),
+        ShapeError,
+        ValueError,
+        r"cat: axis 2 is out of range for tensors with 2 dimensions",
+    ),
+    (
+        "cat 0-d",
+        lambda: tg.cat([Tensor(1.0), Tensor(2.0)]),
+        ShapeError,
+        ValueError,
+        r"cat: 0-d tensors have no axis.*use stack\(\)",
+    ),
+    ("cat empty", lambda: tg.cat([]), ShapeError, ValueError, r"cat: expected a non-empty sequence"),
+    (
+        "cat single tensor",
+        lambda: tg.cat(_x()),
+        ShapeError,
+        ValueError,
+        r"cat: expected a sequence of tensors, got a single tensor of shape \(2, 3\)",
+    ),
+    ("cat string", lambda: tg.cat([_x(), "a"]), DTypeError, TypeError, r"cat: element 1 is not a tensor"),
+    (
+        "stack mismatch",
+        lambda: tg.stack([_x(), Tensor(np.ones((3, 2)))]),
+        ShapeError,
+        ValueError,
+        r"stack: tensor 1 has shape \(3, 2\) but tensor 0 has shape \(2, 3\); all must be equal",
+    ),
+    (
+        "stack axis",
+        lambda: tg.stack([_x(), _x()], axis=3),
+        ShapeError,
+        ValueError,
+        r"stack: axis 3 is out of range for tensors with 3 dimensions",
+    ),
+    (
+        "split sizes sum",
+        lambda: _x().split([1, 1], axis=1),
+        ShapeError,
+        ValueError,
+        r"split: sizes \[1, 1\] add up to 2, but axis 1 of shape \(2, 3\) has 3",
+    ),
+    (
+        "split negative",
+        lambda: _x().split([4, -1], axis=1),
+        ShapeError,
+        ValueError,
+        r"split: sizes must be non-negative integers, got \[4, -1\]",
+    ),
+    ("split zero", lambda: _x().split(0), ShapeError, ValueError, r"split: split size must be positive, got 0"),
+    (
+        "split float",
+        lambda: _x().split(1.5),
+        ShapeError,
+        ValueError,
+        r"split: expected an int size or a list of sizes, got 1.5",
+    ),
+    (
+        "chunk uneven",
+        lambda: _x().chunk(2, axis=1),
+        ShapeError,
+        ValueError,
+        r"chunk: axis 1 of shape \(2, 3\) cannot be split into 2 equal pieces",
+    ),
+    # -- other arguments
+    ("clip no bounds", lambda: _x().clip(), ArgumentError, ValueError, r"clip: give at least one of low and high"),
+    (
+        "clip crossed",
+        lambda: _x().clip(2.0, 1.0),
+        ArgumentError,
+        ValueError,
+        r"clip: low \(2.0\) must not exceed high \(1.0\)",
+    ),
+    (
+        "astype unknown",
+        lambda: _x().astype("floaty"),
+        DTypeError,
+        TypeError,
+        r"astype: 'floaty' is not a dtype numpy knows",
+    ),
+    (
+        "astype int with grad",
+        lambda: _x().astype("int32"),
+        DTypeError,
+        TypeError,
+        r"astype: cannot convert a tensor that requires grad to non-float dtype int32",
+    ),
+    (
+        "item",
+        lambda: _x().item(),
+        ShapeError,
+        ValueError,
+        r"item: only one-element tensors can be converted, got shape \(2, 3\)",
+    ),
+    (
+        "bool ambiguous",
+        lambda: bool(_x()),
+        ShapeError,
+        ValueError,
+        r"bool: the truth value of a tensor of shape \(2, 3\) is ambiguous",
+    ),
+    ("len 0-d", lambda: len(Tensor(1.0)), DTypeError, TypeError, r"len: a 0-d tensor has no length"),
+    # -- backward
+    (
+        "backward leaf without grad",
+        lambda: Tensor([1.0]).backward(),
+        GraphError,
+        RuntimeError,
+        r"backward: this tensor does not require grad and has no graph; create the inputs with requires_grad=True",
+    ),
+    (
+        "backward under no_grad",
+        _backward_no_grad_mode,
+        GraphError,
+        RuntimeError,
+        r"backward: this tensor was made by op 'sum' but recorded no graph: .*inside no_grad\(\)",
+    ),
+    (
+        "backward non-scalar without grad",
+        lambda: (_x() * 2).backward(),
+        ShapeError,
+        ValueError,
+        r"backward: grad can be omitted only for a one-element output, but the output has shape \(2, 3\)",
+    ),
+    (
+        "backward grad shape",
+        lambda: (_x() * 2).backward(np.ones(3)),
+        ShapeError,
+        ValueError,
+        r"backward: grad has shape \(3,\), expected the output's shape \(2, 3\)",
+    ),
+    (
+        "backward grad string",
+        lambda: (_x() * 2).backward("g"),
+        DTypeError,
+        TypeError,
+        r"backward: grad must be numbers of the output's shape \(2, 3\)",
+    ),
+    (
+        "backward freed graph",
+        _second_backward,
+        GraphError,
+        RuntimeError,
+        r"backward: trying to backward through the graph a second time \(op '.*' already released.*retain_graph=True",
+    ),
+    (
+        "hook wrong shape",
+        _hook_wrong_shape,
+        ShapeError,
+        ValueError,
+        r"backward: hook '<lambda>' on a mul tensor of shape \(2, 3\) returned a gradient of shape \(5,\)",
+    ),
+    (
+        "retain_grad without grad",
+        lambda: Tensor([1.0]).retain_grad(),
+        GraphError,
+        RuntimeError,
+        r"retain_grad: this tensor does not require grad",
+    ),
+    (
+        "hook without grad",
+        lambda: Tensor([1.0]).register_hook(print),
+        GraphError,
+        RuntimeError,
+        r"register_hook: cannot register a hook on a tensor that does not require grad",
+    ),
+    (
+        "non-leaf requires_grad off",
+        lambda: (_x() * 2).requires_grad_(False),
+        GraphError,
+        RuntimeError,
+        r"requires_grad_: cannot turn off gradients of a non-leaf tensor; use .detach\(\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "base", "pattern"), [c[1:] for c in ENGINE_CASES], ids=[c[0] for c in ENGINE_CASES]
+)
+def test_engine_misuse_raises_a_clear_project_error(call, error, base, pattern):
+    with pytest.raises(error, match=pattern) as info:
+        call()
+    assert isinstance(info.value, TinygradRNNError)
+    assert isinstance(info.value, base)
+    assert info.value.__suppress_context__ or info.value.__cause__ is None  # no numpy traceback chained on
+
+
+def _is_elementwise_unary(fn) -> bool:
+    """True for ops that take one tensor of any shape and keep it (nothing to mismatch)."""
+    try:
+        return fn(Tensor(np.full((2, 3), 0.5))).shape == (2, 3)
+    except TypeError:  # needs more arguments
+        return False
+
+
+def test_every_registered_op_has_an_error_case_or_cannot_fail_on_shapes():
+    # A newly registered op whose inputs can mismatch should get a row above; unary elementwise ops
+    # accept any shape, and fused ops are checked by their own tests.
+    text = " ".join(c[4] for c in ENGINE_CASES)
+    missing = [
+        name
+        for name, fn in tg.ops.OPS.items()
+        if not name.startswith("fused_") and not re.search(rf"\b{name}\b", text) and not _is_elementwise_unary(fn)
+    ]
+    assert not missing, f"ops without an error-message test: {missing}"
+
+
+def test_python_number_or_list_is_never_silently_turned_into_nan():
+    # np.asarray(None, dtype=float) is nan: the guard must refuse None before any cast.
+    x = Tensor([1.0, 2.0])
+    for bad in (None, "1.0", b"1", {1: 2}):
+        with pytest.raises(DTypeError):
+            x + bad
+
+
+def test_valid_inputs_close_to_the_guards_still_work():
+    # The guards must not reject their neighbours: negative axes, -1 in reshape, empty splits,
+    # size-0 tensors summed, numpy integer axes, a boolean mask as where's condition.
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    assert x.sum(axis=np.int64(-1)).shape == (2,)
+    assert x.reshape(-1, 2).shape == (3, 2)
+    assert [p.shape for p in x.split([0, 3], axis=1)] == [(2, 0), (2, 3)]
+    assert Tensor(np.zeros((0, 2))).sum().item() == 0.0
+    assert Tensor(np.zeros((0, 2))).mean(axis=1).shape == (0,)
+    assert x.unsqueeze(-3).shape == (1, 2, 3) and x.unsqueeze(2).shape == (2, 3, 1)
+    assert tg.where(x > 2, x, 0.0).tolist() == [[0.0, 0.0, 0.0], [3.0, 4.0, 5.0]]
+    assert tg.where(np.array([1, 0, 1]), x, -x).tolist() == [[0.0, -1.0, 2.0], [3.0, -4.0, 5.0]]
+    assert bool(Tensor([2.0])) is True and bool(Tensor(0.0)) is False
+    assert x.clip(1.0, 1.0).tolist() == [[1.0] * 3] * 2
+
+
+def test_errors_keep_the_builtin_hierarchy():
+    assert issubclass(tg.AnomalyError, FloatingPointError) and issubclass(tg.AnomalyError, ArithmeticError)
+    assert issubclass(ArgumentError, ValueError)
+    for cls in (ShapeError, DTypeError, GraphError, ArgumentError, tg.AnomalyError):
+        assert issubclass(cls, TinygradRNNError)
