@@ -14,6 +14,7 @@ from .autograd import STATE, toposort
 from .errors import DTypeError, GraphError, ShapeError
 
 _FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
+_add = np.add
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -250,11 +251,14 @@ class Tensor:
                 )
             grad = np.ones_like(self.data)
         else:
-            try:
-                grad = _to_array(grad, self.dtype)
-            except (DTypeError, ShapeError) as err:
-                raise type(err)(f"backward: grad must be numbers of the output's shape {self.shape}: {err}") from None
-            if grad.shape != self.shape:
+            if not (type(grad) is np.ndarray and grad.dtype == self.data.dtype):  # the common case skips this
+                try:
+                    grad = _to_array(grad, self.dtype)
+                except (DTypeError, ShapeError) as err:
+                    raise type(err)(
+                        f"backward: grad must be numbers of the output's shape {self.shape}: {err}"
+                    ) from None
+            if grad.shape != self.data.shape:
                 raise ShapeError(f"backward: grad has shape {grad.shape}, expected the output's shape {self.shape}")
         _run_backward(self, grad, retain_graph)
 
@@ -499,7 +503,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             if node.grad is None:
                 node.grad = np.array(g, dtype=node.data.dtype)
             else:
-                node.grad += g
+                _add(node.grad, g, out=node.grad)  # same as ``+=``, with less ufunc dispatch
             continue
         if node._retains_grad:
             node.grad = np.array(g) if node.grad is None else node.grad + g
