@@ -5,12 +5,14 @@ The engine imports numpy only; drawing lives in the separate ``viz`` package.
 
 from __future__ import annotations
 
-from . import ops
+from . import nn, ops, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Scope, current_scope, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .checkpoint import load, save
 from .errors import (
     AnomalyError,
     ArgumentError,
+    CheckpointError,
     DTypeError,
     GradcheckError,
     GraphError,
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError",
     "ArgumentError",
+    "CheckpointError",
     "DTypeError",
     "GradcheckError",
     "GraphError",
@@ -44,11 +47,15 @@ __all__ = [
     "gradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "load",
     "manual_seed",
+    "nn",
     "no_grad",
     "ones",
     "ops",
+    "optim",
     "randn",
+    "save",
     "scope",
     "set_grad_enabled",
     "split",

@@ -28,6 +28,10 @@ class GradcheckError(TinygradRNNError, AssertionError):
     """An analytic gradient disagrees with its finite-difference estimate."""
 
 
+class CheckpointError(TinygradRNNError, ValueError):
+    """A state dict or checkpoint file does not fit the model (or optimizer), or cannot be read."""
+
+
 class ArgumentError(TinygradRNNError, ValueError):
     """An argument has a value the op or layer cannot accept, though its shape may be fine.
 

@@ -1,0 +1,124 @@
+"""Feed-forward layers: ``Linear``, ``Embedding`` and activation modules, with PyTorch's names and init.
+
+Parameters are drawn from ``tinygrad_rnn.random.get_rng()`` (reseed with ``manual_seed``) and are
+float64 unless ``dtype`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError
+from ..random import get_rng
+from ..tensor import Tensor
+from .module import Module, Parameter, _as_input
+
+
+def _uniform(shape: tuple[int, ...], bound: float, dtype) -> Parameter:
+    """A parameter drawn from U(-bound, bound), PyTorch's default init for Linear and RNN weights."""
+    return Parameter(get_rng().uniform(-bound, bound, size=shape).astype(dtype))
+
+
+class Linear(Module):
+    """Affine map ``y = x W^T + b``, as ``torch.nn.Linear``.
+
+    Args:
+        in_features: size of the last axis of the input.
+        out_features: size of the last axis of the output.
+        bias: learn an additive bias ``b``.
+        dtype: parameter dtype (float64 by default).
+
+    Attributes:
+        weight: ``(out_features, in_features)``, init U(-1/sqrt(in_features), 1/sqrt(in_features)).
+        bias: ``(out_features,)``, same init (or None).
+
+    Shapes: input ``(..., in_features)`` -> output ``(..., out_features)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype="float64") -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
+        self.weight = _uniform((out_features, in_features), bound, dtype)
+        self.bias = _uniform((out_features,), bound, dtype) if bias else None
+
+    def forward(self, x) -> Tensor:
+        """Apply the affine map to the last axis of ``x``."""
+        x = _as_input(x, self.weight.dtype, "Linear")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ShapeError(
+                f"Linear: input has shape {x.shape}, expected (..., {self.in_features}) "
+                f"(in_features={self.in_features})"
+            )
+        y = x @ self.weight.T  # (..., out)
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table of vectors, ``y[...] = weight[index[...]]``, as ``torch.nn.Embedding``.
+
+    The backward pass scatter-adds into the rows that were looked up (a row used twice gets two
+    contributions).
+
+    Args:
+        num_embeddings: number of rows (vocabulary size).
+        embedding_dim: size of each vector.
+        dtype: parameter dtype (float64 by default).
+
+    Attributes:
+        weight: ``(num_embeddings, embedding_dim)``, init N(0, 1) as PyTorch.
+
+    Shapes: integer input ``(...)`` -> output ``(..., embedding_dim)``.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype="float64") -> None:
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.weight = Parameter(get_rng().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+
+    def forward(self, indices) -> Tensor:
+        """Look up the rows named by the integer array ``indices``."""
+        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if idx.dtype.kind not in "iu":
+            raise DTypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            bad = idx.min() if idx.min() < 0 else idx.max()
+            raise ShapeError(
+                f"Embedding: index {int(bad)} is out of range for num_embeddings={self.num_embeddings} "
+                f"(expected 0 <= index < {self.num_embeddings})"
+            )
+        return self.weight[idx]
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Tanh(Module):
+    """Elementwise tanh as a module."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return tanh(x)."""
+        return x.tanh()
+
+
+class ReLU(Module):
+    """Elementwise max(x, 0) as a module."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return relu(x)."""
+        return x.relu()
+
+
+class Sigmoid(Module):
+    """Elementwise logistic function as a module."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return sigmoid(x)."""
+        return x.sigmoid()
