@@ -272,7 +272,7 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001 - the op's name
 def _select_grads(g, a: Tensor, b: Tensor, pick_a: np.ndarray):
     """Route ``g`` to the chosen operand; where the two are equal it is split in half."""
     tie = a.data == b.data
-    share_a = np.where(tie, 0.5, pick_a)
+    share_a = np.where(tie, g.dtype.type(0.5), pick_a)  # in g's dtype: float32 gradients stay float32
     return g * share_a, g * (1 - share_a)
 
 
@@ -415,7 +415,7 @@ def max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 -
     def backward(g):
         kept = _expand_reduced(out, a, axis, keepdims)
         winners = a.data == kept
-        share = winners / winners.sum(axis=axis, keepdims=True)
+        share = (winners / winners.sum(axis=axis, keepdims=True)).astype(a.data.dtype, copy=False)
         return (_expand_reduced(g, a, axis, keepdims) * share,)
 
     return _make(out, "max", (a,), backward)

@@ -415,6 +415,8 @@ class Tensor:
         """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
         if len(axes) == 1 and isinstance(axes[0], tuple | list):
             axes = tuple(axes[0])
+        if axes == (None,):  # ``t.transpose(None)`` reverses the axes, as in numpy
+            axes = ()
         return _ops.transpose(self, axes or None)
 
     def permute(self, *axes) -> Tensor:

@@ -1,0 +1,220 @@
+"""Hypothesis strategies shared by the whole test suite (add yours; don't rewrite others').
+
+Values are shifted into each op's domain *by construction* rather than filtered, so hypothesis never
+discards examples and every drawn input is one where the derivative exists and finite differences
+are accurate:
+
+* ``positive_arrays`` for log, sqrt and the base of pow;
+* ``nonzero_arrays`` for divisors;
+* ``off_lattice_arrays`` keep every value at least ``gap`` away from every multiple of ``spacing``,
+  so the kinks of relu/abs (at 0) and clip (at bounds chosen on the lattice) are never within a
+  finite-difference step;
+* ``interleaved_arrays`` give two arrays drawn from two disjoint residue bands, so ``maximum`` and
+  ``minimum`` never see a tie at any broadcast position;
+* ``distinct_arrays`` give pairwise distinct values (a shuffled lattice plus small jitter), so a
+  ``max`` reduction has a unique winner.
+
+This module also holds :class:`GradientCase`, one row of the table-driven gradient test in
+``tests/test_ops_gradients.py``; other test modules that register new ops list their own rows in a
+module-level ``GRADIENT_CASES`` and that test picks them up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+MAX_SIDE = 4  # small sides keep element-wise finite differences cheap (at most 4**3 elements)
+MAX_DIMS = 3
+
+
+# ------------------------------------------------------------------------------------------ shapes
+def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 1, max_side: int = MAX_SIDE):
+    """Array shapes, including 0-d and size-1 dimensions (never empty unless ``min_side=0``)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int = MAX_DIMS):
+    """Tuples of ``num_shapes`` shapes that broadcast together (size-1 and missing dims on any side)."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=MAX_SIDE
+    ).map(lambda b: b.input_shapes)
+
+
+@st.composite
+def matmul_shapes(draw) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shape pairs valid for ``@``: vector-vector, vector-matrix, matrix-vector, matrix-matrix and
+    batched products whose batch dimensions broadcast (including a vector against a batch)."""
+    n, p, m = (draw(st.integers(1, MAX_SIDE)) for _ in range(3))
+    kind = draw(st.sampled_from(["vv", "vm", "mv", "mm", "batched"]))
+    if kind == "vv":
+        return (n,), (n,)
+    batch_a, batch_b = draw(broadcastable_shapes(2, min_dims=0, max_dims=2))
+    if kind == "vm":
+        return (n,), (*batch_b, n, m)
+    if kind == "mv":
+        return (*batch_a, p, n), (n,)
+    if kind == "mm":
+        return (p, n), (n, m)
+    return (*batch_a, p, n), (*batch_b, n, m)
+
+
+# ------------------------------------------------------------------------------------------ values
+def _floats(low: float, high: float):
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=64)
+
+
+def arrays(shape: tuple[int, ...], low: float = -2.0, high: float = 2.0):
+    """float64 arrays of ``shape`` with values in [low, high]."""
+    return hnp.arrays(np.float64, shape, elements=_floats(low, high))
+
+
+def positive_arrays(shape: tuple[int, ...], low: float = 0.5, high: float = 3.0):
+    """Strictly positive float64 arrays (the domain of log, sqrt and of pow's base)."""
+    return arrays(shape, low, high)
+
+
+def nonzero_arrays(shape: tuple[int, ...], low: float = 0.5, high: float = 2.0):
+    """float64 arrays whose magnitudes lie in [low, high], with either sign (safe divisors)."""
+    magnitudes = arrays(shape, low, high)
+    signs = hnp.arrays(np.bool_, shape)
+    return st.tuples(magnitudes, signs).map(lambda ms: np.where(ms[1], ms[0], -ms[0]))
+
+
+def off_lattice_arrays(shape: tuple[int, ...], spacing: float = 0.5, gap: float = 0.1, span: int = 4):
+    """float64 arrays whose values stay at least ``gap`` from every multiple of ``spacing``.
+
+    Each value is ``k * spacing + u`` with an integer ``k`` in [-span, span) and ``u`` in
+    [gap, spacing - gap], so kinks placed on the lattice (0 for relu/abs, clip bounds) are avoided.
+    """
+    ks = hnp.arrays(np.int64, shape, elements=st.integers(-span, span - 1))
+    us = arrays(shape, gap, spacing - gap)
+    return st.tuples(ks, us).map(lambda kv: kv[0] * spacing + kv[1])
+
+
+def interleaved_arrays(shape_a: tuple[int, ...], shape_b: tuple[int, ...], spacing: float = 0.5):
+    """Two float64 arrays that differ by at least ``spacing / 5`` at every broadcast position.
+
+    ``a`` takes residues (mod ``spacing``) in [0.1, 0.4] of the band, ``b`` in [0.6, 0.9], and
+    their roles are swapped at random, so neither is always the larger one.
+    """
+    low, high = 0.1 * spacing, 0.4 * spacing
+
+    def band(shape, offset):
+        ks = hnp.arrays(np.int64, shape, elements=st.integers(-4, 3))
+        us = arrays(shape, low + offset, high + offset)
+        return st.tuples(ks, us).map(lambda kv: kv[0] * spacing + kv[1])
+
+    upper = 0.5 * spacing
+    return st.booleans().flatmap(
+        lambda swap: st.tuples(band(shape_a, upper if swap else 0.0), band(shape_b, 0.0 if swap else upper))
+    )
+
+
+@st.composite
+def distinct_arrays(draw, shape: tuple[int, ...], spacing: float = 0.5):
+    """float64 arrays of pairwise distinct values: a shuffled lattice plus jitter below ``spacing / 2``."""
+    size = int(np.prod(shape, dtype=np.int64))
+    order = np.array(draw(st.permutations(range(size))), dtype=np.float64)
+    jitter = draw(arrays((size,), 0.0, 0.4 * spacing))
+    values = (order - size / 2) * spacing + jitter
+    return values.reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------- indices
+def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True):
+    """A reduction ``axis`` argument for an ``ndim``-d array: None, an int (maybe negative) or a tuple."""
+    options = []
+    if allow_none:
+        options.append(st.none())
+    if ndim:
+        options.append(st.integers(-ndim, ndim - 1))
+        if allow_tuple:
+            options.append(
+                st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).flatmap(
+                    lambda axs: st.tuples(*(st.sampled_from([a, a - ndim]) for a in axs))
+                )
+            )
+    return st.one_of(options)
+
+
+@st.composite
+def repeated_index_arrays(draw, size: int, length: int | None = None):
+    """1-D int64 index arrays into an axis of ``size`` (negative indices too) with a repeated entry."""
+    if length is None:
+        length = draw(st.integers(2, 5))
+    first = draw(st.integers(-size, size - 1))
+    rest = draw(st.lists(st.integers(-size, size - 1), min_size=length - 2, max_size=length - 2))
+    values = [first, *rest, first]  # the repeat is built in, so scatter-add is always exercised
+    return np.array(draw(st.permutations(values)), dtype=np.int64)
+
+
+@st.composite
+def embedding_indices(draw, vocab: int, max_batch: int = 3, max_steps: int = 4):
+    """(batch, steps) int64 token ids in [0, vocab) with at least one id repeated, as an embedding sees."""
+    batch, steps = draw(st.integers(1, max_batch)), draw(st.integers(2, max_steps))
+    flat = draw(repeated_index_arrays(vocab, length=batch * steps)) % vocab
+    return flat.reshape(batch, steps)
+
+
+@st.composite
+def indices(draw, shape: tuple[int, ...], allow_advanced: bool = True):
+    """Index expressions for an array of ``shape``: ints (negative too), slices (any step, possibly
+    empty), ``None``, a leading ``Ellipsis``, and integer arrays that always contain a repeated index
+    (all arrays in one expression share a length so they broadcast together)."""
+    ndim = len(shape)
+    count = draw(st.integers(1, ndim))
+    use_ellipsis = draw(st.booleans()) and count < ndim
+    dims = shape[ndim - count :] if use_ellipsis else shape[:count]
+    kinds = ["slice", "int", "array"] if allow_advanced else ["slice", "int"]
+    array_length = draw(st.integers(2, 4))
+    parts: list = []
+    for size in dims:
+        kind = draw(st.sampled_from(kinds))
+        if kind == "slice":
+            parts.append(draw(st.slices(size)))
+        elif kind == "int":
+            parts.append(draw(st.integers(-size, size - 1)))
+        else:
+            parts.append(draw(repeated_index_arrays(size, array_length)))
+        if draw(st.integers(0, 5)) == 0:
+            parts.append(None)  # a new axis here and there
+    if use_ellipsis:
+        parts.insert(0, Ellipsis)
+    return parts[0] if len(parts) == 1 and draw(st.booleans()) else tuple(parts)
+
+
+# ------------------------------------------------------------------------------ gradient table rows
+@dataclass(frozen=True)
+class GradientCase:
+    """One row of the table-driven gradient test (``tests/test_ops_gradients.py``).
+
+    Attributes:
+        name: test id, e.g. ``"add-broadcast"``.
+        op: the name in ``tinygrad_rnn.ops.OPS`` (or the Tensor method) this row covers.
+        inputs: a strategy drawing ``(arrays, params)``: a tuple of float64 arrays that become
+            ``requires_grad`` tensors, and a dict of keyword arguments that are not differentiated.
+        fn: builds the result from tensors, ``fn(*tensors, **params)``; returns a Tensor.
+        reference: the same computation in plain numpy, ``reference(*arrays, **params)``.
+        rtol: relative tolerance of the gradient check.
+        atol: absolute tolerance of the gradient check.
+        eps: finite-difference step.
+    """
+
+    name: str
+    op: str
+    inputs: st.SearchStrategy
+    fn: Callable
+    reference: Callable
+    rtol: float = 1e-6
+    atol: float = 1e-7
+    eps: float = 1e-6
+
+
+def no_params(arrays_strategy) -> st.SearchStrategy:
+    """Wrap a strategy of array tuples into the ``(arrays, params)`` form GradientCase expects."""
+    return arrays_strategy.map(lambda arrs: (tuple(arrs), {}))
