@@ -1,0 +1,411 @@
+"""Fused recurrent layers: a whole sequence of RNN, LSTM or GRU steps as one graph node.
+
+The ops path (:mod:`tinygrad_rnn.nn.rnn`) builds ~20 nodes per LSTM step, so every gate can be
+inspected. The fused path computes the same numbers with a hand-derived backward, the way fast
+libraries do:
+
+* the input projections of **all** steps are one matmul, ``(T*B, I) @ (I, gates*H)``;
+* the gates are one stacked matmul per step, ``h @ W_hh^T`` of shape ``(B, gates*H)``;
+* in backward, each step only computes the gate gradients and ``dh``; the weight gradients are
+  then **one** matmul over all steps (``dA^T @ X`` and ``dA^T @ H_prev``).
+
+Equal to the ops path to float64 round-off (``tests/test_fused.py`` checks 1e-12, gradients included).
+
+How steps stay visible: the node is made in the layer's scope (e.g. ``Scope("LSTM.l0", None)``),
+its op name is one of :data:`FUSED_OPS`, and :func:`fused_steps` gives the time steps it covers.
+The rule for inspection tools that need the op-level graph (per-step gradient contributions of a
+shared weight, Jacobian norms along the unrolled path, op-level drawing): check
+:func:`has_fused` on the model (or :func:`is_fused` on a node) and rerun the forward inside
+:func:`ops_path`, which switches every fused layer to the ops path for the block -- never report a
+single fused contribution as if it were one step's.
+
+Select per layer with ``nn.LSTM(..., fused=True)`` (``RNN`` and ``GRU`` likewise), or call the
+functions here directly on tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..ops import register
+from ..tensor import Tensor, _make
+
+#: Op names of the fused nodes; a node with one of these covers several time steps.
+FUSED_OPS = ("fused_rnn", "fused_lstm", "fused_gru")
+
+
+def is_fused(node) -> bool:
+    """True if ``node`` is a fused whole-sequence node (its op is in :data:`FUSED_OPS`)."""
+    return getattr(node, "op", "") in FUSED_OPS
+
+
+def fused_steps(node) -> range | None:
+    """The time steps a fused node covers (``range(T)``), or None for any other node.
+
+    A ``fused_lstm`` node packs ``h_1..h_T`` and ``c_T`` along its first axis, so it covers
+    ``shape[0] - 1`` steps; ``fused_rnn`` and ``fused_gru`` hold ``h_1..h_T``.
+    """
+    if not is_fused(node):
+        return None
+    steps = node.data.shape[0] - (1 if node.op == "fused_lstm" else 0)
+    return range(steps)
+
+
+def has_fused(module) -> bool:
+    """True if ``module`` or any sub-module runs a recurrent layer on the fused path."""
+    return any(getattr(m, "fused", False) for _, m in module.named_modules())
+
+
+@contextlib.contextmanager
+def ops_path(module) -> Iterator[None]:
+    """Run every fused recurrent layer inside ``module`` on the op-level path within the block.
+
+    Inspection tools that need one node per op (per-step contributions, Jacobians, op-level
+    drawings) wrap the forward pass in this; the numbers are the same to round-off, only the graph
+    is finer. The layers' ``fused`` flags are restored on exit.
+
+    Example:
+        >>> with ops_path(model):
+        ...     loss = model(x).sum()      # an op-level graph, one node per gate and step
+    """
+    switched = [m for _, m in module.named_modules() if getattr(m, "fused", False)]
+    for m in switched:
+        m.fused = False
+    try:
+        yield
+    finally:
+        for m in switched:
+            m.fused = True
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _check(op: str, x: Tensor, states: tuple, w_ih: Tensor, w_hh: Tensor, gates: int) -> tuple[int, int, int]:
+    """Validate shapes; return (T, B, H)."""
+    if x.ndim != 3:
+        raise ShapeError(f"{op}: input must be (T, B, I), got shape {x.shape}")
+    steps, batch, features = x.shape
+    hidden = w_hh.shape[-1]
+    if w_ih.shape != (gates * hidden, features) or w_hh.shape != (gates * hidden, hidden):
+        raise ShapeError(
+            f"{op}: weight_ih {w_ih.shape} and weight_hh {w_hh.shape} do not fit input {x.shape}; expected "
+            f"({gates * hidden}, {features}) and ({gates * hidden}, {hidden})"
+        )
+    for s in states:
+        if s.shape != (batch, hidden):
+            raise ShapeError(f"{op}: state has shape {s.shape}, expected (B, H) = ({batch}, {hidden})")
+    if steps == 0:
+        raise ShapeError(f"{op}: the input sequence is empty (shape {x.shape}); need T >= 1")
+    return steps, batch, hidden
+
+
+def _bias(b_ih: Tensor | None, b_hh: Tensor | None):
+    """The summed bias as an array (or None), and the bias tensors that are graph parents."""
+    present = tuple(b for b in (b_ih, b_hh) if b is not None)
+    if not present:
+        return None, ()
+    total = present[0].data if len(present) == 1 else present[0].data + present[1].data
+    return total, present
+
+
+def _sigmoid_(a: np.ndarray) -> None:
+    """In place: a <- 1 / (1 + e**-a), written as 0.5 (1 + tanh(a / 2)), which never overflows."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def _project(x: np.ndarray, w_ih: np.ndarray, bias) -> np.ndarray:
+    """Input projections of every step in one matmul: (T, B, I) -> (T, B, G)."""
+    steps, batch, features = x.shape
+    a = (x.reshape(steps * batch, features) @ w_ih.T).reshape(steps, batch, w_ih.shape[0])
+    if bias is not None:
+        a += bias
+    return a
+
+
+def _param_grads(d: np.ndarray, x: Tensor, h_prev: np.ndarray, w_ih: Tensor, w_hh: Tensor, W_ih: np.ndarray, rows=None):
+    """Gradients of x, W_ih, W_hh and the (summed) bias from the pre-activation gradients of all steps.
+
+    ``d`` is ``(T, B, G)``; ``h_prev`` holds h_0..h_(T-1), ``(T, B, H)``; ``W_ih`` is the weight
+    array the forward used. Each weight gradient is one matmul over all steps. ``rows`` undoes an
+    internal reordering of the gate rows.
+    """
+    steps, batch, gates = d.shape
+    d2 = d.reshape(steps * batch, gates)
+    dx = (d2 @ W_ih).reshape(x.shape) if x.requires_grad else None
+    dw_ih = d2.T @ x.data.reshape(steps * batch, -1) if w_ih.requires_grad else None
+    dw_hh = d2.T @ h_prev.reshape(steps * batch, -1) if w_hh.requires_grad else None
+    db = d2.sum(axis=0)
+    if rows is not None:
+        dw_ih = None if dw_ih is None else dw_ih[rows]
+        dw_hh = None if dw_hh is None else dw_hh[rows]
+        db = db[rows]
+    return dx, dw_ih, dw_hh, db
+
+
+# --------------------------------------------------------------------------------- fused RNN
+@register("fused_rnn")
+def fused_rnn(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
+    """Elman RNN over a whole sequence as one node: ``h_t = act(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh)``.
+
+    Args:
+        x: inputs ``(T, B, I)``.
+        h0: initial state ``(B, H)``.
+        w_ih, w_hh: ``(H, I)`` and ``(H, H)``, PyTorch's layout.
+        b_ih, b_hh: ``(H,)`` each, or None.
+        nonlinearity: "tanh" or "relu".
+
+    Returns:
+        ``h_1..h_T`` as one tensor ``(T, B, H)``; ``h_n`` is its last entry.
+
+    Raises:
+        ShapeError: if the shapes do not fit together.
+    """
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"fused_rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    steps, batch, hidden = _check("fused_rnn", x, (h0,), w_ih, w_hh, 1)
+    bias, bias_parents = _bias(b_ih, b_hh)
+    W_hh = w_hh.data
+    a = _project(x.data, w_ih.data, bias)  # (T, B, H), becomes the pre-activations
+    hs = np.empty((steps + 1, batch, hidden), dtype=a.dtype)  # h_0 .. h_T
+    hs[0] = h0.data
+    for t in range(steps):
+        pre = a[t]
+        pre += hs[t] @ W_hh.T
+        if nonlinearity == "tanh":
+            np.tanh(pre, out=hs[t + 1])
+        else:
+            np.maximum(pre, 0, out=hs[t + 1])
+    parents = (x, h0, w_ih, w_hh, *bias_parents)
+
+    def backward(g):
+        d = np.empty_like(a)  # gradients of the pre-activations, all steps
+        dh = np.zeros_like(hs[0])
+        for t in range(steps - 1, -1, -1):
+            dh = dh + g[t]
+            h = hs[t + 1]
+            if nonlinearity == "tanh":
+                np.multiply(dh, 1 - h * h, out=d[t])
+            else:
+                np.multiply(dh, h > 0, out=d[t])
+            dh = d[t] @ W_hh
+        dx, dw_ih, dw_hh, db = _param_grads(d, x, hs[:-1], w_ih, w_hh, w_ih.data)
+        return (dx, dh if h0.requires_grad else None, dw_ih, dw_hh) + (db,) * len(bias_parents)
+
+    return _make(hs[1:], "fused_rnn", parents, backward)
+
+
+# -------------------------------------------------------------------------------- fused LSTM
+def _ifog(hidden: int) -> np.ndarray:
+    """Row order that puts PyTorch's (i, f, g, o) gates as (i, f, o, g): the three sigmoids side by side."""
+    return np.concatenate(
+        [np.arange(0, 2 * hidden), np.arange(3 * hidden, 4 * hidden), np.arange(2 * hidden, 3 * hidden)]
+    )
+
+
+@register("fused_lstm")
+def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
+    """The fused LSTM node: returns ``[h_1; ...; h_T; c_T]`` packed as ``(T + 1, B, H)``."""
+    steps, batch, hidden = _check("fused_lstm", x, (h0, c0), w_ih, w_hh, 4)
+    order = _ifog(hidden)
+    rows = np.argsort(order)  # maps gradient rows back to PyTorch's order
+    bias, bias_parents = _bias(b_ih, b_hh)
+    W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
+    H, H2, H3 = hidden, 2 * hidden, 3 * hidden
+    acts = _project(x.data, W_ih, None if bias is None else bias[order])  # (T, B, 4H) -> gate values
+    dtype = acts.dtype
+    hs = np.empty((steps + 2, batch, hidden), dtype=dtype)  # h_0 .. h_T, then c_T (the packed output)
+    cs = np.empty((steps + 1, batch, hidden), dtype=dtype)  # c_0 .. c_T
+    tanh_c = np.empty((steps, batch, hidden), dtype=dtype)
+    hs[0] = h0.data
+    cs[0] = c0.data
+    for t in range(steps):
+        a = acts[t]
+        a += hs[t] @ W_hh.T  # all four gates in one matmul
+        _sigmoid_(a[:, :H3])  # i, f, o
+        np.tanh(a[:, H3:], out=a[:, H3:])  # g
+        c = cs[t + 1]
+        np.multiply(a[:, H:H2], cs[t], out=c)  # f * c
+        c += a[:, :H] * a[:, H3:]  # + i * g
+        np.tanh(c, out=tanh_c[t])
+        np.multiply(a[:, H2:H3], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
+    hs[steps + 1] = cs[steps]
+    parents = (x, h0, c0, w_ih, w_hh, *bias_parents)
+
+    def backward(g):
+        d = np.empty_like(acts)  # pre-activation gradients (i, f, o, g order), all steps
+        dh = np.zeros((batch, hidden), dtype=dtype)
+        dc = np.array(g[steps], dtype=dtype)  # gradient reaching c_T from outside
+        for t in range(steps - 1, -1, -1):
+            a, da, tc = acts[t], d[t], tanh_c[t]
+            i, f, o, gg = a[:, :H], a[:, H:H2], a[:, H2:H3], a[:, H3:]
+            dh += g[t]
+            dc += dh * o * (1 - tc * tc)
+            np.multiply(dc, gg, out=da[:, :H])  # d i
+            np.multiply(dc, cs[t], out=da[:, H:H2])  # d f
+            np.multiply(dh, tc, out=da[:, H2:H3])  # d o
+            np.multiply(dc, i, out=da[:, H3:])  # d g
+            da[:, :H3] *= a[:, :H3] * (1 - a[:, :H3])  # through the three sigmoids
+            da[:, H3:] *= 1 - gg * gg  # through tanh
+            dc *= f
+            dh = da @ W_hh
+        dx, dw_ih, dw_hh, db = _param_grads(d, x, hs[:steps], w_ih, w_hh, W_ih, rows)
+        dh0 = dh if h0.requires_grad else None
+        dc0 = dc if c0.requires_grad else None
+        return (dx, dh0, dc0, dw_ih, dw_hh) + (db,) * len(bias_parents)
+
+    return _make(hs[1:], "fused_lstm", parents, backward)
+
+
+def fused_lstm(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """LSTM over a whole sequence as one ``fused_lstm`` node (gates i, f, g, o as PyTorch).
+
+    Equations at every step (σ the logistic function)::
+
+        i, f, g, o = σ(·), σ(·), tanh(·), σ(·)  of  x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh
+        c_t = f c_(t-1) + i g;   h_t = o tanh(c_t)
+
+    Args:
+        x: inputs ``(T, B, I)``.
+        h0, c0: initial states ``(B, H)``.
+        w_ih, w_hh: ``(4H, I)`` and ``(4H, H)``.
+        b_ih, b_hh: ``(4H,)`` each, or None.
+
+    Returns:
+        ``(output (T, B, H), (h_n, c_n))``, the three read from the one fused node.
+
+    Raises:
+        ShapeError: if the shapes do not fit together.
+    """
+    packed = _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih, b_hh)  # (T + 1, B, H)
+    steps = x.shape[0]
+    return packed[:steps], (packed[steps - 1], packed[steps])
+
+
+# --------------------------------------------------------------------------------- fused GRU
+@register("fused_gru")
+def fused_gru(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> Tensor:
+    """GRU over a whole sequence as one node (gates r, z, n as PyTorch).
+
+    Equations at every step::
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr);   z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r (W_hn h + b_hn));   h' = (1 - z) n + z h
+
+    Returns:
+        ``h_1..h_T`` as one tensor ``(T, B, H)``.
+
+    Raises:
+        ShapeError: if the shapes do not fit together.
+    """
+    steps, batch, hidden = _check("fused_gru", x, (h0,), w_ih, w_hh, 3)
+    H, H2 = hidden, 2 * hidden
+    W_hh = w_hh.data
+    gi = _project(x.data, w_ih.data, None if b_ih is None else b_ih.data)  # (T, B, 3H) -> r, z, n values
+    b_h = None if b_hh is None else b_hh.data
+    dtype = gi.dtype
+    hs = np.empty((steps + 1, batch, hidden), dtype=dtype)
+    hn = np.empty((steps, batch, hidden), dtype=dtype)  # W_hn h + b_hn, which r scales
+    hs[0] = h0.data
+    for t in range(steps):
+        a = gi[t]
+        gh = hs[t] @ W_hh.T  # (B, 3H)
+        if b_h is not None:
+            gh += b_h
+        a[:, :H2] += gh[:, :H2]
+        _sigmoid_(a[:, :H2])  # r, z
+        hn[t] = gh[:, H2:]
+        n = a[:, H2:]
+        n += a[:, :H] * hn[t]
+        np.tanh(n, out=n)
+        h = hs[t + 1]
+        np.subtract(hs[t], n, out=h)
+        h *= a[:, H:H2]
+        h += n  # h' = n + z (h - n)
+    parents = (x, h0, w_ih, w_hh, *(b for b in (b_ih, b_hh) if b is not None))
+
+    def backward(g):
+        di = np.empty_like(gi)  # gradients of the input-side pre-activations
+        dhh = np.empty_like(gi)  # gradients of the hidden-side pre-activations
+        dh = np.zeros((batch, hidden), dtype=dtype)
+        for t in range(steps - 1, -1, -1):
+            a = gi[t]
+            r, z, n = a[:, :H], a[:, H:H2], a[:, H2:]
+            dh = dh + g[t]
+            dn = dh * (1 - z) * (1 - n * n)  # through tanh: the n pre-activation
+            np.multiply(dh * (hs[t] - n), z * (1 - z), out=di[t, :, H:H2])  # z
+            np.multiply(dn * hn[t], r * (1 - r), out=di[t, :, :H])  # r
+            di[t, :, H2:] = dn
+            dhh[t, :, :H2] = di[t, :, :H2]
+            np.multiply(dn, r, out=dhh[t, :, H2:])
+            dh = dh * z + dhh[t] @ W_hh
+        steps_batch = steps * batch
+        d_i = di.reshape(steps_batch, 3 * hidden)
+        d_h = dhh.reshape(steps_batch, 3 * hidden)
+        dx = (d_i @ w_ih.data).reshape(x.shape) if x.requires_grad else None
+        grads = [
+            dx,
+            dh if h0.requires_grad else None,
+            d_i.T @ x.data.reshape(steps_batch, -1) if w_ih.requires_grad else None,
+            d_h.T @ hs[:steps].reshape(steps_batch, hidden) if w_hh.requires_grad else None,
+        ]
+        if b_ih is not None:
+            grads.append(d_i.sum(axis=0))
+        if b_hh is not None:
+            grads.append(d_h.sum(axis=0))
+        return tuple(grads)
+
+    return _make(hs[1:], "fused_gru", parents, backward)
+
+
+# ------------------------------------------------------------------------- layer dispatch
+def fused_layer(layer, k: int, inputs, state: tuple) -> tuple[Tensor, tuple]:
+    """Run layer ``k`` of an ``nn.RNN``/``LSTM``/``GRU`` on the fused path.
+
+    Same contract as ``_RNNBase._layer``: ``inputs`` is ``(T, B, I)`` (a tensor, or a list of
+    ``(B, I)`` tensors), ``state`` is ``(h,)`` or ``(h, c)``; returns the outputs ``(T, B, H)`` as
+    one tensor and the final state.
+    """
+    if not isinstance(inputs, Tensor):
+        from ..ops import stack
+
+        inputs = stack(list(inputs), axis=0)
+    w_ih, w_hh, b_ih, b_hh = layer._weights(k)
+    if layer.mode == "LSTM":
+        h, c = state
+        output, (h_n, c_n) = fused_lstm(inputs, h, c, w_ih, w_hh, b_ih, b_hh)
+        return output, (h_n, c_n)
+    if layer.mode == "GRU":
+        output = fused_gru(inputs, state[0], w_ih, w_hh, b_ih, b_hh)
+    else:
+        nonlinearity = "tanh" if layer.mode == "RNN_TANH" else "relu"
+        output = fused_rnn(inputs, state[0], w_ih, w_hh, b_ih, b_hh, nonlinearity)
+    return output, (output[output.shape[0] - 1],)
