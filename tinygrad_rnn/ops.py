@@ -33,6 +33,8 @@ def register(name: str) -> Callable[[Callable], Callable]:
 
 def _pair(a, b) -> tuple[Tensor, Tensor]:
     """Make both operands tensors; a Python number takes the dtype of the tensor beside it."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # two plain operands (e.g. ``where(mask, 1.0, 0.0)``): the first sets the dtype
     if not isinstance(a, Tensor):
         a = _constant(a, b)
     if not isinstance(b, Tensor):

@@ -414,7 +414,7 @@ class Tensor:
     def transpose(self, *axes) -> Tensor:
         """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
         if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
+            return _ops.transpose(self, tuple(axes[0]))  # explicit, even if empty: [] is wrong for ndim > 0
         if axes == (None,):  # ``t.transpose(None)`` reverses the axes, as in numpy
             axes = ()
         return _ops.transpose(self, axes or None)
@@ -536,7 +536,9 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 # A new array, never ``+=`` on ``previous``: it may be the very array another parent
                 # received, or a buffer an op still saves.
                 total = previous + pg
-                owned.add(id(total))
+                owned.discard(id(previous))  # ``previous`` dies here; a later array may reuse its id
+                if type(total) is np.ndarray:  # 0-d sums come back as numpy scalars: ``+=`` would rebind
+                    owned.add(id(total))
                 grads[key] = total
 
 
