@@ -36,6 +36,7 @@ from ..errors import ShapeError
 from ..ops import stack
 from ..random import get_rng
 from ..tensor import Tensor
+from .fused import fused_layer
 from .module import Module, Parameter, _as_input
 
 # ------------------------------------------------------------------------------- step equations
@@ -260,6 +261,7 @@ class _RNNBase(Module):
         bias: bool = True,
         batch_first: bool = False,
         dtype="float64",
+        fused: bool = False,
     ) -> None:
         super().__init__()
         if num_layers < 1:
@@ -269,6 +271,8 @@ class _RNNBase(Module):
         self.num_layers = num_layers
         self.bias = bias
         self.batch_first = batch_first
+        # fused=True runs each layer as one node with a hand-derived backward (nn/fused.py).
+        self.fused = fused
         gates = _GATES[self.mode] * hidden_size
         bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
         rng = get_rng()
@@ -359,10 +363,13 @@ class _RNNBase(Module):
                     state = tuple(Tensor(zeros) for _ in range(self.n_states))
                 else:
                     state = tuple(s[k] for s in given)  # (B, H) each
-                inputs, state = self._layer(k, inputs, state)
+                if self.fused:
+                    inputs, state = fused_layer(self, k, inputs, state)  # inputs: one (T, B, H) tensor
+                else:
+                    inputs, state = self._layer(k, inputs, state)
             finals.append(state)
 
-        output = stack(inputs, axis=0)  # (T, B, H)
+        output = inputs if isinstance(inputs, Tensor) else stack(inputs, axis=0)  # (T, B, H)
         final = [stack([s[i] for s in finals], axis=0) for i in range(self.n_states)]  # (L, B, H) each
         if unbatched:
             output = output.squeeze(1)
@@ -397,6 +404,8 @@ class RNN(_RNNBase):
         bias: learn ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
         batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
         dtype: parameter dtype (float64 by default).
+        fused: run each layer as one graph node with a hand-derived backward (faster; same numbers).
+            See :mod:`tinygrad_rnn.nn.fused` for what inspection tools do with it.
 
     Example:
         >>> rnn = RNN(3, 5, num_layers=2)
@@ -414,10 +423,11 @@ class RNN(_RNNBase):
         bias: bool = True,
         batch_first: bool = False,
         dtype="float64",
+        fused: bool = False,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
         self.nonlinearity = nonlinearity
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
 
@@ -450,6 +460,8 @@ class LSTM(_RNNBase):
         bias: learn ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
         batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
         dtype: parameter dtype (float64 by default).
+        fused: run each layer as one graph node with a hand-derived backward (faster; same numbers).
+            See :mod:`tinygrad_rnn.nn.fused` for what inspection tools do with it.
 
     Returns from a call: ``(output, (h_n, c_n))``.
 
@@ -483,6 +495,8 @@ class GRU(_RNNBase):
         bias: learn ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
         batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
         dtype: parameter dtype (float64 by default).
+        fused: run each layer as one graph node with a hand-derived backward (faster; same numbers).
+            See :mod:`tinygrad_rnn.nn.fused` for what inspection tools do with it.
     """
 
     mode = "GRU"
