@@ -218,3 +218,71 @@ class GradientCase:
 def no_params(arrays_strategy) -> st.SearchStrategy:
     """Wrap a strategy of array tuples into the ``(arrays, params)`` form GradientCase expects."""
     return arrays_strategy.map(lambda arrs: (tuple(arrs), {}))
+
+
+# ------------------------------------------------------------------------------ fuzzing (test_fuzz)
+FUZZ_UNARY = ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "abs")
+FUZZ_BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul")
+FUZZ_OTHER = (
+    "sum", "mean", "max", "reshape", "transpose", "unsqueeze", "squeeze", "getitem",
+    "cat", "stack", "softmax", "log_softmax", "clip", "where", "junk",
+)  # fmt: skip
+
+
+def _fuzz_axis():
+    """Axes in and out of range for tensors of up to 3 dims, with None and (possibly repeated) pairs."""
+    return st.one_of(st.none(), st.integers(-4, 3), st.tuples(st.integers(-3, 2), st.integers(-3, 2)))
+
+
+def _fuzz_index():
+    """Basic and advanced indices, valid or not for small shapes: ints, slices, int lists with repeats."""
+    ints = st.integers(-4, 3)
+    slices = st.builds(
+        slice, st.none() | st.integers(-3, 3), st.none() | st.integers(-3, 4), st.sampled_from([None, 1, 2, -1])
+    )
+    lists = st.lists(ints, min_size=1, max_size=4)  # repeated entries scatter-add in backward
+    return st.one_of(ints, slices, lists, st.tuples(st.one_of(ints, slices), st.one_of(ints, slices, lists)))
+
+
+def _fuzz_args(op: str):
+    if op in ("sum", "mean", "max"):
+        return st.fixed_dictionaries({"axis": _fuzz_axis(), "keepdims": st.booleans()})
+    if op == "reshape":  # ("valid", k): one of a few sizes that fit, chosen at run time; else raw dims
+        return st.one_of(st.tuples(st.just("valid"), st.integers(0, 4)), st.lists(st.integers(-2, 6), max_size=3))
+    if op == "transpose":
+        return st.one_of(
+            st.just(None), st.tuples(st.just("valid"), st.integers(0, 99)), st.lists(st.integers(-3, 3), max_size=3)
+        )
+    if op == "unsqueeze":
+        return st.integers(-5, 4)
+    if op == "squeeze":
+        return st.none() | st.integers(-4, 3)
+    if op == "getitem":
+        return _fuzz_index()
+    if op in ("cat", "stack", "softmax", "log_softmax"):
+        return st.integers(-4, 3)
+    if op == "pow":
+        return st.sampled_from([2, 3, 0.5, -1.0, "tensor"])
+    if op == "clip":
+        return st.tuples(st.floats(-1.5, 0.0), st.floats(0.0, 1.5))
+    if op == "junk":  # operands that are not numbers at all, or ragged
+        return st.sampled_from([None, "a", [[1.0, 2.0], [3.0]], {"k": 1}])
+    return st.none()
+
+
+@st.composite
+def fuzz_programs(draw, max_inputs: int = 3, max_steps: int = 5):
+    """A random program for the fuzzer: input shapes, a data seed and a list of op steps.
+
+    Each step is ``(op, operand picks, args)``; picks are plain ints reduced modulo the number of
+    tensors available when the step runs, and args are drawn independently of the shapes, so many
+    steps are invalid (axes out of range, shapes that do not fit) and must raise a project error.
+    """
+    input_shapes = draw(st.lists(shapes(max_dims=3, max_side=3), min_size=1, max_size=max_inputs))
+    ops = st.sampled_from(FUZZ_UNARY + FUZZ_BINARY + FUZZ_OTHER)
+    steps = []
+    for _ in range(draw(st.integers(1, max_steps))):
+        op = draw(ops)
+        picks = tuple(draw(st.lists(st.integers(0, 7), min_size=3, max_size=3)))
+        steps.append((op, picks, draw(_fuzz_args(op))))
+    return tuple(input_shapes), draw(st.integers(0, 2**31)), steps

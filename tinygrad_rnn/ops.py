@@ -602,6 +602,8 @@ def chunk(a: Tensor, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
 def softmax(a: Tensor, axis: int = -1) -> Tensor:
     """exp(a) / sum(exp(a)) along ``axis``, shifted by the maximum so it never overflows."""
     axis = _normalise_axis("softmax", axis, a.ndim)
+    if a.data.size == 0:  # nothing to normalise; np.max would refuse an empty axis
+        return _make(a.data.astype(np.result_type(a.data, 0.5)), "softmax", (a,), lambda g: (g,))
     shifted = np.exp(a.data - np.max(a.data, axis=axis, keepdims=True))
     out = shifted / np.sum(shifted, axis=axis, keepdims=True)
 
@@ -615,6 +617,8 @@ def softmax(a: Tensor, axis: int = -1) -> Tensor:
 def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     """a - logsumexp(a) along ``axis``, computed stably."""
     axis = _normalise_axis("log_softmax", axis, a.ndim)
+    if a.data.size == 0:  # nothing to normalise; np.max would refuse an empty axis
+        return _make(a.data.astype(np.result_type(a.data, 0.5)), "log_softmax", (a,), lambda g: (g,))
     shifted = a.data - np.max(a.data, axis=axis, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
