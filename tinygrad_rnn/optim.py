@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .errors import CheckpointError, ShapeError
+from .errors import ArgumentError, CheckpointError, ShapeError
 from .tensor import Tensor
 
 
@@ -37,12 +37,12 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors, got a single Tensor")
         self.params: list[Tensor] = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ArgumentError(f"{type(self).__name__}: got an empty parameter list")
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: parameter {i} is not a Tensor that requires grad")
+                raise ArgumentError(f"{type(self).__name__}: parameter {i} is not a Tensor that requires grad")
             if not p.is_leaf:
-                raise ValueError(f"{type(self).__name__}: parameter {i} is not a leaf tensor; optimise leaves only")
+                raise ArgumentError(f"{type(self).__name__}: parameter {i} is not a leaf tensor; optimise leaves only")
         self.state: dict[int, dict] = {i: {} for i in range(len(self.params))}
 
     def zero_grad(self) -> None:
@@ -169,9 +169,11 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(params)
         if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
+            raise ArgumentError(
+                f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}"
+            )
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum requires momentum > 0 and dampening = 0")
+            raise ArgumentError("SGD: Nesterov momentum requires momentum > 0 and dampening = 0")
         self.lr, self.momentum, self.dampening = lr, momentum, dampening
         self.weight_decay, self.nesterov = weight_decay, nesterov
 
@@ -220,7 +222,7 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params)
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: invalid hyperparameters lr={lr}, betas={betas}, eps={eps}, wd={weight_decay}")
+            raise ArgumentError(f"Adam: invalid hyperparameters lr={lr}, betas={betas}, eps={eps}, wd={weight_decay}")
         self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
@@ -276,7 +278,7 @@ class Adagrad(Optimizer):
     ) -> None:
         super().__init__(params)
         if lr < 0 or lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
-            raise ValueError("Adagrad: lr, lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0")
+            raise ArgumentError("Adagrad: lr, lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0")
         self.lr, self.lr_decay, self.weight_decay = lr, lr_decay, weight_decay
         self.initial_accumulator_value, self.eps = initial_accumulator_value, eps
 
@@ -329,7 +331,7 @@ class RMSprop(Optimizer):
     ) -> None:
         super().__init__(params)
         if lr < 0 or eps < 0 or weight_decay < 0 or momentum < 0 or not 0 <= alpha <= 1:
-            raise ValueError(f"RMSprop: invalid hyperparameters lr={lr}, alpha={alpha}, eps={eps}")
+            raise ArgumentError(f"RMSprop: invalid hyperparameters lr={lr}, alpha={alpha}, eps={eps}")
         self.lr, self.alpha, self.eps = lr, alpha, eps
         self.weight_decay, self.momentum, self.centered = weight_decay, momentum, centered
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ..tensor import Tensor
 from .module import Module
 
@@ -27,7 +27,7 @@ def _reduce(losses: Tensor, reduction: str, where: str) -> Tensor:
         return losses.sum()
     if reduction == "none":
         return losses
-    raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    raise ArgumentError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def _as_tensor(x) -> Tensor:
@@ -187,7 +187,7 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+            raise ArgumentError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..ops import register
 from ..tensor import Tensor, _make
 
@@ -175,7 +175,7 @@ def fused_rnn(
         ShapeError: if the shapes do not fit together.
     """
     if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"fused_rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        raise ArgumentError(f"fused_rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     steps, batch, hidden = _check("fused_rnn", x, (h0,), w_ih, w_hh, 1)
     bias, bias_parents = _bias(b_ih, b_hh)
     W_hh = w_hh.data

@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from ..autograd import scope
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..ops import stack
 from ..random import get_rng
 from ..tensor import Tensor
@@ -166,7 +166,7 @@ class RNNCell(_CellBase):
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", dtype="float64"
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ArgumentError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, 1, dtype)
         self.nonlinearity = nonlinearity
 
@@ -265,7 +265,7 @@ class _RNNBase(Module):
     ) -> None:
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+            raise ArgumentError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -426,7 +426,7 @@ class RNN(_RNNBase):
         fused: bool = False,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ArgumentError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
         self.nonlinearity = nonlinearity
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 
 
@@ -69,7 +69,7 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
         clip_value: the largest allowed absolute value (must be >= 0).
     """
     if clip_value < 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+        raise ArgumentError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
         np.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
@@ -107,7 +107,7 @@ def tbptt_chunks(*sequences, k: int, axis: int = 0) -> Iterator[tuple]:
         ShapeError: when the sequences differ in length along ``axis``.
     """
     if k < 1:
-        raise ValueError(f"tbptt_chunks: k must be at least 1, got {k}")
+        raise ArgumentError(f"tbptt_chunks: k must be at least 1, got {k}")
     if not sequences:
         return
     arrays = [s.data if isinstance(s, Tensor) else np.asarray(s) for s in sequences]
