@@ -104,15 +104,23 @@ class Lesson:
             paths.append(self._record(path, key and fmt == "png"))
         return paths
 
-    def draw(self, root, name: str, title: str | None = None, key: bool = False, **options) -> list[Path]:
-        """Draw the graph behind ``root`` with ``viz`` and save it as SVG, PNG and DOT."""
-        import viz
+    def draw(self, root, name: str, title: str | None = None, key: bool = False, gradients=None, **options):
+        """Draw the graph behind ``root`` (a Tensor/Value or a list of them) with ``viz.draw``.
 
-        if not hasattr(viz, "draw"):
-            print(f"(viz.draw not available yet: {name} skipped)")
-            return []
-        graph = viz.draw(root, title=title, **options)
-        return self.save_graph(graph, name, key=key)
+        Args:
+            root: the output(s) whose graph to draw.
+            name: file stem; SVG, PNG and DOT are written.
+            title: the drawing's title.
+            key: mark the PNG as the lesson's gallery figure.
+            gradients: a record from ``tinygrad_rnn.graph.record_gradients`` for per-edge gradient
+                heat and per-use contributions (else the leaves' ``.grad`` is shown when present).
+            options: passed to ``viz.draw`` (e.g. ``detail="cell"``).
+        """
+        import viz
+        from tinygrad_rnn.graph import trace
+
+        graph = trace(root, gradients=gradients) if gradients is not None else trace(root)
+        return self.save_graph(viz.draw(graph, title=title, **options), name, key=key)
 
     def claim(self, condition: bool, message: str) -> None:
         """Check a claim of the lesson; print it when it holds, raise :class:`ClaimError` when not."""
