@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import DTypeError, Scope, ShapeError, Tensor, gradcheck, nn
@@ -69,6 +71,47 @@ def test_rnn_cell_relu_and_tanh_equations():
         cell = nn.RNNCell(2, 5, nonlinearity=nonlinearity)
         pre = x @ cell.weight_ih.data.T + cell.bias_ih.data + h @ cell.weight_hh.data.T + cell.bias_hh.data
         np.testing.assert_allclose(cell(x, h).data, act(pre), rtol=1e-13, atol=1e-14)
+
+
+@given(
+    kind=st.sampled_from(KINDS),
+    steps=st.integers(1, 4),
+    batch=st.integers(1, 3),
+    hidden=st.integers(1, 3),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_sequence_layer_equals_its_cell_applied_step_by_step(kind, steps, batch, hidden, batch_first, bias, seed):
+    tg.manual_seed(seed)
+    layer = getattr(nn, kind)(2, hidden, batch_first=batch_first, bias=bias)
+    cell = getattr(nn, kind + "Cell")(2, hidden, bias=bias)
+    cell.load_state_dict({name[: -len("_l0")]: value for name, value in layer.state_dict().items()})
+    x = np.random.default_rng(seed).standard_normal((batch, steps, 2) if batch_first else (steps, batch, 2))
+    out, final = layer(x)
+    state = None
+    for t in range(steps):
+        state = cell(x[:, t] if batch_first else x[t], state)
+        h = state[0] if kind == "LSTM" else state
+        np.testing.assert_allclose((out.data[:, t] if batch_first else out.data[t]), h.data, rtol=1e-13, atol=1e-14)
+    h_n = final[0] if kind == "LSTM" else final
+    np.testing.assert_allclose(h_n.data[0], h.data, rtol=1e-13, atol=1e-14)
+    if kind == "LSTM":
+        np.testing.assert_allclose(final[1].data[0], state[1].data, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_accept_unbatched_input(kind):
+    cell = getattr(nn, kind)(3, 2)
+    x, h = np.random.default_rng(12).standard_normal(3), np.random.default_rng(13).standard_normal(2)
+    state = (h, h * 2) if kind == "LSTMCell" else h
+    batched_state = tuple(s[None] for s in state) if kind == "LSTMCell" else h[None]
+    single, batched = cell(x, state), cell(x[None], batched_state)
+    for a, b in zip(single if kind == "LSTMCell" else (single,), batched if kind == "LSTMCell" else (batched,)):
+        assert a.shape == (2,)
+        np.testing.assert_allclose(a.data, b.data[0], rtol=1e-14)
+    with pytest.raises(ShapeError, match=r"state has shape \(1, 2\), expected \(2,\)"):
+        cell(x, tuple(s[None] for s in state) if kind == "LSTMCell" else h[None])
 
 
 # --------------------------------------------------------------------------- PyTorch parity

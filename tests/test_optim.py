@@ -210,6 +210,8 @@ def test_zero_grad_skips_and_errors():
         optim.Adam([])
     with pytest.raises(ValueError, match="requires grad"):
         optim.Adam([Tensor(np.ones(2))])
+    with pytest.raises(ValueError, match="parameter 1 is the same tensor as parameter 0"):
+        optim.Adam([a, a])  # it would be updated twice per step
     with pytest.raises(TypeError, match="iterable"):
         optim.SGD(a)
     with pytest.raises(ValueError, match="Nesterov"):

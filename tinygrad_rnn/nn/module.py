@@ -253,13 +253,6 @@ class Module:
         """Convert every parameter to float64 in place; returns self."""
         return self.to_dtype(np.float64)
 
-    @property
-    def dtype(self) -> np.dtype:
-        """The dtype of the first parameter (float64 for a module without parameters)."""
-        for p in self.parameters():
-            return p.data.dtype
-        return np.dtype(np.float64)
-
     # ------------------------------------------------------------------------------ printing
     def extra_repr(self) -> str:
         """The text shown between the parentheses of this module's repr (subclasses override)."""
