@@ -522,3 +522,319 @@ def test_errors_keep_the_builtin_hierarchy():
     assert issubclass(ArgumentError, ValueError)
     for cls in (ShapeError, DTypeError, GraphError, ArgumentError, tg.AnomalyError):
         assert issubclass(cls, TinygradRNNError)
+
+
+# ------------------------------------------------------------------------------- layers and losses
+def _nn():
+    from tinygrad_rnn import nn
+
+    tg.manual_seed(0)
+    return nn
+
+
+def _seq(*shape):
+    return Tensor(np.ones(shape))
+
+
+def _f():
+    return _nn().functional
+
+
+NN_CASES = [
+    (
+        "RNN input rank 1",
+        lambda: _nn().RNN(3, 4)(_seq(3)),
+        ShapeError,
+        r"RNN: input has shape \(3,\), expected \(T, B, I\) or unbatched \(T, I\) with I = input_size = 3",
+    ),
+    (
+        "RNN input rank 4",
+        lambda: _nn().RNN(3, 4)(_seq(1, 5, 2, 3)),
+        ShapeError,
+        r"RNN: input has shape \(1, 5, 2, 3\), expected \(T, B, I\)",
+    ),
+    (
+        "RNN feature size",
+        lambda: _nn().RNN(3, 4)(_seq(5, 2, 7)),
+        ShapeError,
+        r"RNN: input has shape \(5, 2, 7\), expected .* I = input_size = 3",
+    ),
+    (
+        "GRU batch_first feature size",
+        lambda: _nn().GRU(3, 4, batch_first=True)(_seq(2, 5, 4)),
+        ShapeError,
+        r"GRU: input has shape \(2, 5, 4\), expected \(B, T, I\)",
+    ),
+    (
+        "LSTM empty sequence",
+        lambda: _nn().LSTM(3, 4)(_seq(0, 2, 3)),
+        ShapeError,
+        r"LSTM: the input sequence is empty \(shape \(0, 2, 3\)\); need T >= 1",
+    ),
+    (
+        "RNN integer input",
+        lambda: _nn().RNN(3, 4)(Tensor(np.ones((5, 2, 3), dtype=int))),
+        DTypeError,
+        r"RNN: expected a floating-point input of dtype float64, got dtype int64",
+    ),
+    (
+        "RNN h_0 hidden size",
+        lambda: _nn().RNN(3, 4)(_seq(5, 2, 3), _seq(1, 2, 5)),
+        ShapeError,
+        r"RNN: h_0 has shape \(1, 2, 5\), expected \(1, 2, 4\)",
+    ),
+    (
+        "RNN h_0 batch",
+        lambda: _nn().RNN(3, 4)(_seq(5, 2, 3), _seq(1, 3, 4)),
+        ShapeError,
+        r"RNN: h_0 has shape \(1, 3, 4\), expected \(1, 2, 4\)",
+    ),
+    (
+        "LSTM state not a pair",
+        lambda: _nn().LSTM(3, 4)(_seq(5, 2, 3), _seq(1, 2, 4)),
+        ShapeError,
+        r"LSTM: the initial state must be a tuple \(h_0, c_0\)",
+    ),
+    (
+        "LSTM c_0 layers",
+        lambda: _nn().LSTM(3, 4, num_layers=2)(_seq(5, 2, 3), (_seq(2, 2, 4), _seq(1, 2, 4))),
+        ShapeError,
+        r"LSTM: c_0 has shape \(1, 2, 4\), expected \(2, 2, 4\)",
+    ),
+    (
+        "LSTMCell input",
+        lambda: _nn().LSTMCell(3, 4)(_seq(2, 5)),
+        ShapeError,
+        r"LSTMCell: input has shape \(2, 5\), expected \(batch, 3\) or \(3,\)",
+    ),
+    (
+        "GRUCell state",
+        lambda: _nn().GRUCell(3, 4)(_seq(2, 3), _seq(2, 5)),
+        ShapeError,
+        r"GRUCell: state has shape \(2, 5\), expected \(2, 4\)",
+    ),
+    (
+        "RNNCell nonlinearity",
+        lambda: _nn().RNNCell(3, 4, nonlinearity="sigmoid"),
+        ArgumentError,
+        r"RNNCell: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'",
+    ),
+    (
+        "LSTM zero layers",
+        lambda: _nn().LSTM(3, 4, num_layers=0),
+        ArgumentError,
+        r"LSTM: num_layers must be at least 1, got 0",
+    ),
+    (
+        "Linear in_features",
+        lambda: _nn().Linear(3, 2)(_seq(4, 5)),
+        ShapeError,
+        r"Linear: input has shape \(4, 5\), expected \(\.\.\., 3\) \(in_features=3\)",
+    ),
+    (
+        "Embedding float indices",
+        lambda: _nn().Embedding(5, 2)(_seq(3)),
+        DTypeError,
+        r"Embedding: indices must be integers, got dtype float64",
+    ),
+    (
+        "Embedding index range",
+        lambda: _nn().Embedding(5, 2)(Tensor(np.array([1, 7]))),
+        ShapeError,
+        r"Embedding: index 7 is out of range for num_embeddings=5",
+    ),
+    (
+        "cross_entropy target shape",
+        lambda: _f().cross_entropy(_seq(4, 3), np.zeros(3, int)),
+        ShapeError,
+        r"cross_entropy: input has shape \(4, 3\) \(\.\.\., C\) so targets must have shape \(4,\), got \(3,\)",
+    ),
+    (
+        "cross_entropy class too big",
+        lambda: _f().cross_entropy(_seq(4, 3), np.array([0, 1, 3, 0])),
+        ShapeError,
+        r"cross_entropy: target class 3 is out of range; expected 0 <= target < C = 3",
+    ),
+    (
+        "cross_entropy negative class",
+        lambda: _f().cross_entropy(_seq(4, 3), np.array([0, -1, 2, 0])),
+        ShapeError,
+        r"target class -1 is out of range",
+    ),
+    (
+        "cross_entropy float targets",
+        lambda: _f().cross_entropy(_seq(4, 3), np.zeros(4)),
+        DTypeError,
+        r"cross_entropy: targets must be integer class indices, got dtype float64",
+    ),
+    (
+        "nll_loss target shape",
+        lambda: _f().nll_loss(_seq(4, 3), np.zeros((4, 1), int)),
+        ShapeError,
+        r"nll_loss: .*targets must have shape \(4,\), got \(4, 1\)",
+    ),
+    (
+        "mse_loss (N,1) vs (N,)",
+        lambda: _f().mse_loss(_seq(4, 1), np.ones(4)),
+        ShapeError,
+        r"mse_loss: input has shape \(4, 1\) but target has shape \(4,\); they must be equal",
+    ),
+    (
+        "bce target shape",
+        lambda: _f().binary_cross_entropy_with_logits(_seq(4), np.ones((4, 2))),
+        ShapeError,
+        r"binary_cross_entropy_with_logits: input has shape \(4,\) but target has shape \(4, 2\)",
+    ),
+    (
+        "loss reduction",
+        lambda: _f().mse_loss(_seq(4), np.ones(4), reduction="avg"),
+        ArgumentError,
+        r"mse_loss: reduction must be one of \('mean', 'sum', 'none'\), got 'avg'",
+    ),
+    (
+        "Adam negative lr",
+        lambda: tg.optim.Adam(_nn().Linear(2, 2).parameters(), lr=-1),
+        ArgumentError,
+        r"Adam: invalid hyperparameters lr=-1",
+    ),
+    (
+        "clip_grad_value_ negative",
+        lambda: _nn().utils.clip_grad_value_(_nn().Linear(2, 2).parameters(), -1),
+        ArgumentError,
+        r"clip_grad_value_: clip_value must be >= 0, got -1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), [c[1:] for c in NN_CASES], ids=[c[0] for c in NN_CASES])
+def test_layer_and_loss_misuse_raises_a_clear_project_error(call, error, pattern):
+    with pytest.raises(error, match=pattern) as info:
+        call()
+    assert isinstance(info.value, TinygradRNNError)
+
+
+def _state_dict_cases():
+    return [
+        (
+            "missing",
+            lambda sd: {k: v for k, v in sd.items() if k != "weight_ih_l0"},
+            r"missing keys \['weight_ih_l0'\]",
+        ),
+        ("extra", lambda sd: {**sd, "decoder.weight": np.ones(2)}, r"unexpected keys \['decoder.weight'\]"),
+        (
+            "mis-shaped",
+            lambda sd: {**sd, "weight_hh_l0": np.ones((4, 5))},
+            r"key 'weight_hh_l0' has shape \(4, 5\), expected \(4, 4\)",
+        ),
+        (
+            "non-numeric",
+            lambda sd: {**sd, "bias_hh_l0": np.array(["a"] * 4)},
+            r"key 'bias_hh_l0' has non-numeric dtype",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"), [c[1:] for c in _state_dict_cases()], ids=[c[0] for c in _state_dict_cases()]
+)
+def test_load_state_dict_names_the_bad_keys_and_loads_nothing(edit, pattern):
+    rnn = _nn().RNN(3, 4)
+    before = {k: v.copy() for k, v in rnn.state_dict().items()}
+    bad = edit({k: v + 1.0 for k, v in before.items()})  # every valid key differs, so a partial load shows
+    with pytest.raises(tg.CheckpointError, match=r"RNN.load_state_dict: nothing was loaded: .*" + pattern):
+        rnn.load_state_dict(bad)
+    for key, value in rnn.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_load_state_dict_reports_every_problem_at_once():
+    rnn = _nn().RNN(3, 4)
+    sd = rnn.state_dict()
+    bad = {**{k: v for k, v in sd.items() if k != "bias_ih_l0"}, "extra": np.ones(1), "weight_hh_l0": np.ones(3)}
+    with pytest.raises(tg.CheckpointError) as info:
+        rnn.load_state_dict(bad)
+    assert "bias_ih_l0" in str(info.value) and "extra" in str(info.value) and "weight_hh_l0" in str(info.value)
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+class _Payload:
+    """Unpickling this would create a marker file: the proof that a loader executed pickled code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _damage(kind: str, good: bytes, tmp_path) -> bytes:
+    import io
+    import pickle
+
+    if kind.startswith("truncated"):
+        return good[: int(len(good) * float(kind.split("-")[1]))]
+    if kind == "flipped":  # a byte in the middle of an array's data: the zip CRC no longer matches
+        data = bytearray(good)
+        data[len(data) // 2] ^= 0xFF
+        return bytes(data)
+    if kind == "empty":
+        return b""
+    if kind == "text":
+        return b"weights: 1 2 3\n"
+    if kind == "pickle":
+        return pickle.dumps({"weight_ih_l0": _Payload(tmp_path / "executed")})
+    buffer = io.BytesIO()
+    if kind == "npy":
+        np.save(buffer, np.ones(3))
+    elif kind == "foreign-npz":  # a valid archive from somewhere else
+        np.savez(buffer, W=np.ones((4, 3)), b=np.zeros(4))
+    elif kind == "object-array-npz":  # a pickle hidden inside an array
+        np.savez(buffer, tinygrad_rnn_checkpoint=np.array(1), **{"model/weight_ih_l0": np.array([{}], dtype=object)})
+    return buffer.getvalue()
+
+
+DAMAGE = ["truncated-0.1", "truncated-0.5", "truncated-0.99", "flipped", "empty", "text", "pickle", "npy"]
+DAMAGE += ["foreign-npz", "object-array-npz"]
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_damaged_or_foreign_checkpoint_gives_a_clear_error_and_leaves_the_model_as_it_was(kind, tmp_path):
+    rnn = _nn().RNN(3, 4)
+    good_path = tmp_path / "good.npz"
+    tg.save(good_path, rnn)
+    path = tmp_path / "bad.npz"
+    path.write_bytes(_damage(kind, good_path.read_bytes(), tmp_path))
+    target = _nn().RNN(3, 4)  # different initial weights than the saved ones
+    with tg.no_grad():
+        for p in target.parameters():
+            p.data[...] = 7.0
+    with pytest.raises(tg.CheckpointError, match=r"^load: .*bad\.npz") as info:
+        tg.load(path, target)
+    assert "\n" not in str(info.value)  # one line
+    assert all(np.all(p.data == 7.0) for p in target.parameters())
+    assert not (tmp_path / "executed").exists()  # no pickled code ran
+
+
+def test_save_to_an_unwritable_path_raises_and_leaves_no_partial_file(tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where a directory should be")
+    with pytest.raises(OSError, match="not_a_dir"):
+        tg.save(blocker / "model.npz", _nn().RNN(3, 4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_dir"]
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    rnn = _nn().RNN(3, 4)
+    path = tmp_path / "model.npz"
+    tg.save(path, rnn)
+    before = path.read_bytes()
+
+    def crash(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt  # the user pressed Ctrl-C mid-write
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        tg.save(path, rnn)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # the temporary file is gone

@@ -84,9 +84,10 @@ def save(path: str | os.PathLike, model: Module, optimizer: Optimizer | None = N
 def _read(path: str) -> dict[str, np.ndarray]:
     """Read every array of the archive, turning any sign of damage into a CheckpointError."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"load: {path} is a single .npy array, not a tinygrad_rnn checkpoint (.npz)")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a bare .npy gives an ndarray, not an archive
+            raise CheckpointError(f"load: {path} is a single .npy array, not a tinygrad_rnn checkpoint (.npz)")
+        with archive:
             return {key: archive[key] for key in archive.files}
     except CheckpointError:
         raise
