@@ -1,0 +1,414 @@
+"""The benchmark harness: ``python -m benchmarks [--quick] [--markdown] [--readme]``.
+
+For every workload it first checks, in float64, that each implementation's gradients equal the
+hand-derived numpy reference; then it times the implementations **interleaved** (one call of each
+in turn, repeated), reports medians and each one's ratio to the numpy baseline of the same run,
+measures peak memory with ``tracemalloc`` (numpy and Python allocations; PyTorch's own allocator
+is invisible to it, so its peak resident size is measured in a child process where noted), and
+compares each ratio with the goal from the project's performance issue.
+
+BLAS threads: by default numpy's BLAS and PyTorch run single-threaded (``--threads 1``), which is
+what small recurrent models want and keeps results stable on a shared machine. ``__main__``
+sets the thread variables before numpy is imported.
+
+``--quick`` runs everything smaller and fewer times (CI runs it, so the harness never rots);
+its numbers are not meant to be quoted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import workloads as wl
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_START, TABLE_END = "<!-- benchmarks:table -->", "<!-- /benchmarks:table -->"
+
+
+@dataclass
+class Row:
+    """One implementation of one workload."""
+
+    workload: str
+    label: str
+    seconds: float | None = None  # median time of one call
+    ratio: float | None = None  # to the workload's baseline
+    peak_mb: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Goal:
+    """A goal from the performance issue and whether this run met it."""
+
+    text: str
+    measured: str
+    met: bool | None  # None: could not be measured here (e.g. no PyTorch)
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    machine: str = ""
+
+
+# --------------------------------------------------------------------------------- measuring
+def _calibrate(fn, target: float) -> int:
+    """How many calls make one timed sample of about ``target`` seconds."""
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    return max(1, min(100_000, int(target / max(elapsed, 1e-7))))
+
+
+def time_interleaved(impls: dict, repeats: int, target: float) -> dict[str, float]:
+    """Median seconds per call of each implementation, sampling them in turn so drift hits all alike."""
+    for fn in impls.values():  # warm up caches, allocators and lazy imports
+        fn()
+    inner = {label: _calibrate(fn, target) for label, fn in impls.items()}
+    samples: dict[str, list[float]] = {label: [] for label in impls}
+    gc_was_enabled = gc.isenabled()
+    for _ in range(repeats):
+        for label, fn in impls.items():
+            n = inner[label]
+            gc.collect()
+            gc.disable()  # a collection in the middle of one sample would be charged to whoever is running
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[label].append((time.perf_counter() - start) / n)
+            if gc_was_enabled:
+                gc.enable()
+    return {label: statistics.median(s) for label, s in samples.items()}
+
+
+def peak_memory_mb(fn) -> float:
+    """Peak traced allocation (MB) while ``fn`` runs once."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def _once(fn) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _median_time(fn, repeats: int) -> float:
+    return statistics.median(_once(fn) for _ in range(repeats))
+
+
+_TORCH_CHAIN_RSS = """
+import resource, sys, torch
+torch.set_num_threads({threads})
+def chain(n):
+    x = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001
+    y.sum().backward()
+chain(1000)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+chain({n})
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1e3)
+"""
+
+
+def torch_chain_peak_mb(n: int, threads: int) -> float | None:
+    """Peak resident-size growth (MB) of PyTorch's chain, measured in a fresh child process."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _TORCH_CHAIN_RSS.format(n=n, threads=threads)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        return float(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+# ------------------------------------------------------------------------------------ machine
+def machine_description(threads: int) -> str:
+    """CPU, cores, Python, numpy and its BLAS, PyTorch if present, thread setting, date."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = "unknown BLAS"
+    try:
+        config = np.show_config(mode="dicts")
+        info = config["Build Dependencies"]["blas"]
+        blas = f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    except Exception:  # show_config's layout is informational only; never fail the run on it
+        pass
+    parts = [
+        cpu,
+        f"{os.cpu_count()} cores",
+        f"Python {platform.python_version()}",
+        f"numpy {np.__version__} ({blas})",
+    ]
+    if wl.torch is not None:
+        parts.append(f"torch {wl.torch.__version__}")
+    parts.append(f"{threads} BLAS/torch thread{'s' if threads != 1 else ''}")
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        parts.append(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
+    parts.append(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------- workloads
+def _ratio_rows(report: Report, workload: str, impls: dict, times: dict, peaks: dict) -> dict[str, float]:
+    labels = list(impls)
+    base = times[labels[0]]
+    ratios = {}
+    for label in labels:
+        ratios[label] = times[label] / base
+        report.rows.append(Row(workload, label, times[label], ratios[label], peaks.get(label)))
+    return ratios
+
+
+def _peaks(impls: dict) -> dict[str, float | None]:
+    # tracemalloc sees numpy and Python allocations, not PyTorch's C++ allocator.
+    return {label: (None if label.startswith("torch") else peak_memory_mb(fn)) for label, fn in impls.items()}
+
+
+def bench_charrnn(report: Report, quick: bool) -> None:
+    wl.check_charrnn()
+    impls = wl.make_charrnn("float32")
+    times = time_interleaved(impls, repeats=3 if quick else 21, target=0.01 if quick else 0.05)
+    ratios = _ratio_rows(report, "char-RNN train step (V 65, H 100, T 25, B 1)", impls, times, _peaks(impls))
+    report.goals.append(_at_most("char-RNN, ops path <= 1.5x numpy", ratios["tinygrad_rnn ops"], 1.5))
+    report.goals.append(_at_most("char-RNN, fused path <= 1.15x numpy", ratios["tinygrad_rnn fused"], 1.15))
+
+
+def bench_lstm(report: Report, quick: bool) -> None:
+    wl.check_lstm()
+    impls = wl.make_lstm("float32")
+    times = time_interleaved(impls, repeats=3 if quick else 15, target=0.01 if quick else 0.1)
+    ratios = _ratio_rows(report, "LSTM fwd+bwd (B 32, I 32, H 128, T 50)", impls, times, _peaks(impls))
+    report.goals.append(_at_most("LSTM, ops path <= 1.3x numpy", ratios["tinygrad_rnn ops"], 1.3))
+    if "torch nn.LSTM" in times:
+        vs_torch = times["tinygrad_rnn fused"] / times["torch nn.LSTM"]
+        report.goals.append(_at_most("LSTM, fused path <= 1.0x torch nn.LSTM", vs_torch, 1.0))
+    else:
+        report.goals.append(Goal("LSTM, fused path <= 1.0x torch nn.LSTM", "torch not installed", None))
+
+
+def bench_per_op(report: Report, quick: bool) -> None:
+    impls = wl.make_per_op("float32")
+    times = time_interleaved(impls, repeats=3 if quick else 21, target=0.005 if quick else 0.05)
+    _ratio_rows(report, "per-op overhead: 1x1 add fwd+bwd", impls, times, {})
+    us = times["tinygrad_rnn"] * 1e6
+    goal = Goal("per-op overhead <= 8 us", f"{us:.1f} us", us <= 8.0)
+    if "torch" in times:
+        goal.measured += f" (torch {times['torch'] * 1e6:.1f} us, {times['torch'] / times['tinygrad_rnn']:.1f}x ours)"
+    report.goals.append(goal)
+
+
+def bench_scalar(report: Report, quick: bool) -> None:
+    impls = wl.make_scalar(samples=4 if quick else 10)
+    times = time_interleaved(impls, repeats=3 if quick else 15, target=0.01 if quick else 0.05)
+    _ratio_rows(report, "scalar engine: 3-16-16-1 MLP fwd+bwd", impls, times, {})
+    speedup = times["micrograd-style"] / times["tinygrad_rnn.scalar"]
+    report.goals.append(Goal("scalar engine >= 2x faster than micrograd-style", f"{speedup:.2f}x", speedup >= 2.0))
+
+
+def bench_chain(report: Report, quick: bool, threads: int) -> None:
+    n = 10_000 if quick else 100_000
+    name = f"chain of {n:,} ops, build+backward"
+    seconds = _median_time(lambda: wl.tg_chain(n), 1 if quick else 5)
+    peak = peak_memory_mb(lambda: wl.tg_chain(n))
+    report.rows.append(Row(name, "tinygrad_rnn", seconds, None, peak))
+    goal_time = 1.8 * n / 100_000  # PyTorch's time on the issue's reference machine, scaled to n
+    torch_note = ""
+    if wl.torch is not None:
+        torch_seconds = _median_time(lambda: wl.torch_chain(n), 1 if quick else 5)
+        torch_peak = None if quick else torch_chain_peak_mb(n, threads)
+        note = "peak: resident size, child process"
+        report.rows.append(Row(name, "torch", torch_seconds, None, torch_peak, note=note))
+        goal_time = torch_seconds
+        torch_note = f" (torch {torch_seconds:.2f} s)"
+    try:
+        wl.micro_chain(n)
+        report.rows.append(Row(name, "micrograd-style", note="ran"))
+    except RecursionError:
+        report.rows.append(Row(name, "micrograd-style", note="RecursionError"))
+    report.goals.append(
+        _at_most(f"{n:,}-op chain faster than torch / 1.8 s{torch_note}", seconds, goal_time, unit=" s", fmt=".2f")
+    )
+    report.goals.append(_at_most(f"{n:,}-op chain peak < 300 MB", peak, 300 * n / 100_000, unit=" MB", fmt=".0f"))
+
+
+def bench_unrolled(report: Report, quick: bool) -> None:
+    steps = 1_000 if quick else 10_000
+    name = f"RNN (I 8, H 32) unrolled {steps:,} steps, fwd+bwd"
+    for label, fused in (("tinygrad_rnn ops", False), ("tinygrad_rnn fused", True)):
+        run = wl.make_unrolled(steps, fused)
+        seconds = _median_time(run, 1 if quick else 3)
+        report.rows.append(Row(name, label, seconds, None, peak_memory_mb(run)))
+
+
+def check_float32(report: Report) -> None:
+    """Every gradient of the float32 workloads is float32: no silent upcast anywhere on the way."""
+    dtypes = set()
+    p = wl._tg_params(wl.ref.charrnn_init(wl.CHARRNN["vocab"], wl.CHARRNN["hidden"], "float32"))
+    inputs, targets = wl._charrnn_data()
+    x = wl._one_hot(inputs, wl.CHARRNN["vocab"], "float32")
+    for fn in (wl._tg_charrnn_loss_ops, wl._tg_charrnn_loss_fused):
+        for v in p.values():
+            v.grad = None
+        loss = fn(p, x, targets, np.zeros(wl.CHARRNN["hidden"], dtype="float32"))
+        loss.backward()
+        dtypes |= {loss.dtype, *(v.grad.dtype for v in p.values())}
+    params = wl.ref.lstm_init(wl.LSTM["input"], wl.LSTM["hidden"], "float32")
+    xs, dout = wl._lstm_data("float32")
+    for fused in (False, True):
+        lstm = wl._tg_lstm(params, fused, "float32")
+        xt = wl.Tensor(xs, requires_grad=True)
+        out, _ = lstm(xt)
+        out.backward(dout)
+        dtypes |= {out.dtype, xt.grad.dtype, *(q.grad.dtype for q in lstm.parameters())}
+    names = ", ".join(sorted(str(d) for d in dtypes))
+    report.goals.append(Goal("float32 end to end (outputs and every gradient)", names, dtypes == {np.dtype("float32")}))
+
+
+def _at_most(text: str, value: float, limit: float, unit: str = "x", fmt: str = ".2f") -> Goal:
+    return Goal(text, f"{value:{fmt}}{unit}", bool(value <= limit))
+
+
+BENCHES = {
+    "charrnn": bench_charrnn,
+    "lstm": bench_lstm,
+    "per_op": bench_per_op,
+    "scalar": bench_scalar,
+    "chain": bench_chain,
+    "unrolled": bench_unrolled,
+}
+
+
+# ------------------------------------------------------------------------------------- output
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def to_markdown(report: Report, quick: bool) -> str:
+    """The results as the README's tables (machine line, measurements, goals)."""
+    lines = [f"Measured {'(quick mode: not for quoting) ' if quick else ''}on: {report.machine}.", ""]
+    lines += ["| workload | implementation | median time | ratio to numpy | peak memory |", "|---|---|---|---|---|"]
+    for r in report.rows:
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x"
+        peak = "-" if r.peak_mb is None else f"{r.peak_mb:.1f} MB"
+        time_text = _fmt_time(r.seconds) if r.seconds is not None else r.note
+        if r.note and r.seconds is not None:
+            peak += f" ({r.note})"
+        lines.append(f"| {r.workload} | {r.label} | {time_text} | {ratio} | {peak} |")
+    lines += ["", "| goal | measured | met |", "|---|---|---|"]
+    for g in report.goals:
+        met = "n/a" if g.met is None else ("yes" if g.met else "**no**")
+        lines.append(f"| {g.text} | {g.measured} | {met} |")
+    return "\n".join(lines)
+
+
+def to_text(report: Report) -> str:
+    """Plain aligned text for the terminal."""
+    out = [report.machine, ""]
+    width = max((len(r.label) for r in report.rows), default=10)
+    workload = None
+    for r in report.rows:
+        if r.workload != workload:
+            workload = r.workload
+            out.append(workload)
+        ratio = "" if r.ratio is None else f"{r.ratio:6.2f}x"
+        peak = "" if r.peak_mb is None else f"peak {r.peak_mb:8.1f} MB"
+        time_text = _fmt_time(r.seconds) if r.seconds is not None else r.note
+        out.append(f"  {r.label:<{width}}  {time_text:>10}  {ratio:>7}  {peak}")
+    out.append("")
+    for g in report.goals:
+        met = "n/a" if g.met is None else ("met" if g.met else "NOT MET")
+        out.append(f"  [{met:>7}] {g.text}: {g.measured}")
+    return "\n".join(out)
+
+
+def write_readme_table(markdown: str, path: Path = README) -> None:
+    """Replace the text between the table markers in the README, atomically."""
+    text = path.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise SystemExit(f"{path}: markers {TABLE_START} ... {TABLE_END} not found")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    new = f"{head}{TABLE_START}\n{markdown}\n{TABLE_END}{tail}"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, path)  # never a half-written README
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks; returns the process exit code (0 even when a goal is missed)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (CI smoke test)")
+    parser.add_argument("--markdown", action="store_true", help="print the README tables")
+    parser.add_argument("--readme", action="store_true", help="write the tables into README.md's performance section")
+    parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    parser.add_argument("--only", choices=sorted(BENCHES), action="append", help="run only these workloads")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (set before numpy loads)")
+    args = parser.parse_args(argv)
+    if wl.torch is not None:
+        wl.torch.set_num_threads(args.threads)
+
+    report = Report(machine=machine_description(args.threads))
+    for name in args.only or list(BENCHES):
+        fn = BENCHES[name]
+        started = time.perf_counter()
+        if name == "chain":
+            fn(report, args.quick, args.threads)
+        else:
+            fn(report, args.quick)
+        print(f"[{name}: {time.perf_counter() - started:.1f} s]", file=sys.stderr)
+    if not args.only:
+        check_float32(report)
+
+    print(to_markdown(report, args.quick) if args.markdown else to_text(report))
+    if args.readme:
+        if args.quick:
+            raise SystemExit("--readme needs a full run (not --quick): quick numbers are not for quoting")
+        write_readme_table(to_markdown(report, False))
+    if args.json:
+        rows = [r.__dict__ for r in report.rows]
+        goals = [g.__dict__ for g in report.goals]
+        payload = {"machine": report.machine, "rows": rows, "goals": goals}
+        Path(args.json).write_text(json.dumps(payload, indent=1, default=lambda v: None if math.isnan(v) else v))
+    return 0
