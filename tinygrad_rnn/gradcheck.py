@@ -1,15 +1,26 @@
 """Check analytic gradients against central finite differences, in float64.
 
-``gradcheck`` compares, for a random weighting ``v`` of the outputs, the gradient of
-``sum(v * fn(*inputs))`` computed by backward with the central difference
-``(f(x + eps) - f(x - eps)) / (2 eps)``. Element by element it costs two calls of ``fn`` per input
-element; with ``directions=k`` it instead checks ``k`` random directions through all inputs at once
-(the directional derivative ``<grad, u>``), which keeps large inputs cheap.
+``gradcheck`` compares, for a fixed random weighting ``w`` of the outputs, the gradient of
+``sum(w * fn(*inputs))`` computed by backward with central differences. Element by element it costs
+two calls of ``fn`` per input element; with ``directions=k`` it instead checks ``k`` random
+directions through all inputs at once (the directional derivative ``<grad, u>``), which keeps large
+inputs cheap (the approach of HIPS/autograd's checks).
 
-Tolerances: an element passes when ``|analytic - numeric| <= atol + rtol * |numeric|``. With the
-default ``eps=1e-6`` the truncation error of the central difference is about ``eps**2 * f'''``
-(1e-12) and the round-off about ``1e-16 * |f| / eps`` (1e-10 * |f|), so ``rtol=1e-6`` and
-``atol=1e-7`` pass every correct op on well-scaled inputs and fail any wrong derivative.
+How the differences are taken, and why the default tolerances are what they are:
+
+* The weighted outputs are differenced *before* they are summed, ``sum(w * (y+ - y-))``, so outputs
+  that a perturbation does not touch cancel exactly; only the touched outputs contribute round-off.
+* The step actually taken is ``(x + eps) - (x - eps)`` as stored in float64, not ``2 eps``: at
+  ``x = 1000`` the two differ by about 1e-7 relative, which would otherwise eat the tolerance.
+* With ``eps = 1e-6`` the truncation error of a central difference is ``eps**2 / 6 * |f'''|``
+  (about 2e-13 |f'''|) and the round-off about ``2.2e-16 * |y| / eps`` (about 2e-10 |y|) per touched
+  output. ``rtol = 1e-6`` and ``atol = 1e-7`` therefore leave a margin of about 500x for outputs up
+  to |y| ~ 1 and third derivatives up to ~1e5, and still fail any derivative that is wrong by more
+  than one part in a million -- a wrong backward is typically wrong by O(1).
+* An element passes when ``|analytic - numeric| <= atol + rtol * |numeric|``.
+
+Inputs are restored after the check (their data exactly, and their ``.grad`` as it was), even if
+``fn`` raises midway.
 """
 
 from __future__ import annotations
@@ -23,13 +34,11 @@ from .errors import DTypeError, GradcheckError
 from .tensor import Tensor
 
 
-def _objective(fn: Callable, inputs: Sequence[Tensor], weights: np.ndarray | None) -> tuple[Tensor, np.ndarray]:
+def _output(fn: Callable, inputs: Sequence[Tensor]) -> Tensor:
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise GradcheckError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    if weights is None:
-        weights = np.random.default_rng(1234).uniform(0.5, 1.5, size=out.shape)
-    return (out * Tensor(weights)).sum(), weights
+    return out
 
 
 def gradcheck(
@@ -46,7 +55,8 @@ def gradcheck(
 
     Args:
         fn: a function of tensors returning a Tensor of any shape.
-        inputs: float64 tensors; those with ``requires_grad=True`` are checked.
+        inputs: tensors passed to ``fn``; those with ``requires_grad=True`` are checked and must be
+            float64.
         eps: finite-difference step.
         atol: absolute tolerance.
         rtol: relative tolerance (relative to the numeric derivative).
@@ -72,49 +82,67 @@ def gradcheck(
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise DTypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; finite differences need float64")
-        inputs[i].grad = None
+    if directions is not None and directions < 1:
+        raise GradcheckError(f"gradcheck: directions must be a positive int or None, got {directions!r}")
 
-    objective, weights = _objective(fn, inputs, None)
-    objective.backward()
-    analytic = {i: inputs[i].grad.copy() if inputs[i].grad is not None else np.zeros(inputs[i].shape) for i in checked}
-
-    def evaluate() -> float:
-        with no_grad():
-            return _objective(fn, inputs, weights)[0].item()
-
-    if directions is None:
-        for i in checked:
-            data = inputs[i].data
-            numeric = np.zeros(data.shape)
-            for position in np.ndindex(data.shape):
-                original = data[position]
-                data[position] = original + eps
-                plus = evaluate()
-                data[position] = original - eps
-                minus = evaluate()
-                data[position] = original
-                numeric[position] = (plus - minus) / (2 * eps)
-            _compare(f"input {i}", analytic[i], numeric, atol, rtol)
-        return True
-
-    rng = np.random.default_rng(seed)
+    saved_grads = {id(inputs[i]): inputs[i].grad for i in checked}
     originals = {i: inputs[i].data.copy() for i in checked}
-
-    def evaluate_shifted(units: dict, step: float) -> float:
-        for i in checked:
-            inputs[i].data[...] = originals[i] + step * units[i]
-        return evaluate()
-
     try:
+        for i in checked:
+            inputs[i].grad = None
+        out = _output(fn, inputs)
+        weights = np.random.default_rng(1234).uniform(0.5, 1.5, size=out.shape)
+        if out.requires_grad:
+            (out * Tensor(weights)).sum().backward()
+        # An input that does not influence the output gets no gradient: its analytic gradient is 0.
+        analytic = {i: np.zeros(inputs[i].shape) if inputs[i].grad is None else inputs[i].grad.copy() for i in checked}
+
+        def evaluate() -> np.ndarray:
+            with no_grad():
+                # A copy: the output may be a view of an input (reshape, getitem) that we perturb next.
+                return np.array(_output(fn, inputs).data, dtype=np.float64)
+
+        def weighted_change(high: np.ndarray, low: np.ndarray) -> float:
+            # Differenced element by element before summing: untouched outputs cancel exactly.
+            return float(np.sum(weights * (high - low)))
+
+        if directions is None:
+            for i in checked:
+                data = inputs[i].data
+                numeric = np.zeros(data.shape)
+                for position in np.ndindex(data.shape):
+                    original = data[position]
+                    up, down = original + eps, original - eps
+                    data[position] = up
+                    high = evaluate()
+                    data[position] = down
+                    low = evaluate()
+                    data[position] = original
+                    numeric[position] = weighted_change(high, low) / (up - down)  # the step actually stored
+                _compare(f"input {i} (shape {data.shape})", analytic[i], numeric, atol, rtol)
+            return True
+
+        rng = np.random.default_rng(seed)
         for k in range(directions):
             units = {i: rng.standard_normal(inputs[i].shape) for i in checked}
-            numeric = (evaluate_shifted(units, eps) - evaluate_shifted(units, -eps)) / (2 * eps)
-            expected = sum(float(np.sum(analytic[i] * units[i])) for i in checked)
+            ups = {i: originals[i] + eps * units[i] for i in checked}
+            downs = {i: originals[i] - eps * units[i] for i in checked}
+            for i in checked:
+                inputs[i].data[...] = ups[i]
+            high = evaluate()
+            for i in checked:
+                inputs[i].data[...] = downs[i]
+            low = evaluate()
+            # Compare the same finite quantity on both sides: <grad, x+ - x-> against f(x+) - f(x-).
+            expected = sum(float(np.sum(analytic[i] * (ups[i] - downs[i]))) for i in checked) / (2 * eps)
+            numeric = weighted_change(high, low) / (2 * eps)
             _compare(f"direction {k}", np.array(expected), np.array(numeric), atol, rtol)
+        return True
     finally:
         for i in checked:
             inputs[i].data[...] = originals[i]
-    return True
+        for i in checked:
+            inputs[i].grad = saved_grads[id(inputs[i])]
 
 
 def _compare(where: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> None:
@@ -122,7 +150,9 @@ def _compare(where: str, analytic: np.ndarray, numeric: np.ndarray, atol: float,
     allowed = atol + rtol * np.abs(numeric)
     if np.all(error <= allowed):
         return
-    worst = np.unravel_index(np.argmax(error - allowed), error.shape) if error.ndim else ()
+    # NaN differences count as the worst of all (a NaN never passes).
+    excess = np.where(np.isnan(error), np.inf, error - allowed)
+    worst = np.unravel_index(np.argmax(excess), error.shape) if error.ndim else ()
     raise GradcheckError(
         f"gradcheck: {where}, element {tuple(int(i) for i in worst)}: analytic {analytic[worst]!r} vs "
         f"numeric {numeric[worst]!r} (|diff| {error[worst]:.3e} > allowed {allowed[worst]:.3e})\n"
