@@ -21,13 +21,13 @@ def _exploding_recurrence(W: Tensor, steps: int, last_input: np.ndarray):
     return h.sum()
 
 
-def _first_overflowing_step(W: np.ndarray, steps: int, last_input: np.ndarray) -> int:
+def _first_overflowing_step(W: np.ndarray, steps: int, d_last: np.ndarray) -> int:
     """The step whose matmul backward first sends an inf, computed independently in log space.
 
-    Going back from the loss, the gradient reaching a_t = W h_(t-1) + x_t is g_t; the matmul of step t
-    sends W^T g_t to h_(t-1). Tracking log|g| avoids overflowing while we predict the overflow.
+    Going back from the loss, the gradient reaching the pre-activation a_t of step t is g_t (tanh' is
+    ``d_last`` at the last step and 1 before it, where h = 0); the matmul of step t sends W^T g_t to
+    h_(t-1). Tracking log|g| avoids overflowing while we predict the overflow.
     """
-    d_last = 1 - np.tanh(last_input) ** 2  # tanh' at the last step; 1 at every earlier step (h = 0)
     direction = d_last / np.linalg.norm(d_last)
     log_scale = math.log(np.linalg.norm(d_last))
     limit = math.log(np.finfo(np.float64).max)
@@ -47,7 +47,7 @@ def test_exploding_rnn_points_at_the_step_where_the_gradient_first_overflows():
     W_np = 1e6 * Q  # every singular value 1e6: the gradient grows by exactly 1e6 per step back
     steps = 80
     last_input = np.full(4, 0.5)
-    expected = _first_overflowing_step(W_np, steps, last_input)
+    expected = _first_overflowing_step(W_np, steps, 1 - np.tanh(last_input) ** 2)
     assert 0 < expected < steps - 1
 
     W = Tensor(W_np, requires_grad=True)
@@ -153,3 +153,25 @@ def test_nested_blocks_restore_the_outer_one():
             assert STATE.node_hook is not outer
         assert STATE.node_hook is outer and tg.is_anomaly_enabled()
     assert STATE.node_hook is None
+
+
+def test_exploding_nn_rnn_points_at_the_layer_step_and_the_users_line():
+    nn = pytest.importorskip("tinygrad_rnn.nn")
+    tg.manual_seed(0)
+    rnn = nn.RNN(2, 4, bias=False)
+    Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((4, 4)))
+    with tg.no_grad():
+        rnn.weight_hh_l0.data[...] = 1e6 * Q
+    steps = 70
+    x = np.zeros((steps, 1, 2))
+    x[-1] = 0.5  # h stays exactly 0 until the last step, so tanh' = 1 and only W_hh scales the gradient
+    d_last = 1 - np.tanh(rnn.weight_ih_l0.data @ x[-1, 0]) ** 2
+    expected = _first_overflowing_step(rnn.weight_hh_l0.data, steps, d_last)
+    with tg.detect_anomaly():
+        out, _ = rnn(Tensor(x))  # the user's line the error must show
+        with pytest.raises(AnomalyError) as info:
+            out[-1].sum().backward()
+    message = str(info.value)
+    assert f"backward of op 'matmul' in scope 'RNN.l0', time step {expected} sent inf" in message
+    assert "out, _ = rnn(Tensor(x))" in message  # the user's code, however deep the layer nests
+    assert "rnn.py" in message  # and the layer's own line in between

@@ -33,11 +33,13 @@ from .autograd import STATE
 from .errors import AnomalyError
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_PREFIX = _PACKAGE_DIR + os.sep
 # Frames inside these files are the engine's own plumbing; a creation site skips them.
 _ENGINE_FILES = frozenset(
     os.path.join(_PACKAGE_DIR, name) for name in ("tensor.py", "ops.py", "autograd.py", "anomaly.py", "scalar.py")
 )
-_MAX_FRAMES = 6  # enough for "your line -> model -> layer -> cell"; deeper stacks are cut at the outer end
+_MAX_LIBRARY_FRAMES = 4  # layer -> cell -> op call: enough to see which equation made the node
+_MAX_USER_FRAMES = 2  # the line of your code that called the layer, and its caller
 
 _depth = 0  # how many detect_anomaly blocks are open (they nest)
 
@@ -48,13 +50,25 @@ def is_anomaly_enabled() -> bool:
 
 
 def _creation_site() -> tuple[tuple[str, int, str], ...]:
-    """The calling frames outside the engine, outermost first, as (file, line, function)."""
+    """The calling frames outside the engine, outermost first, as (file, line, function).
+
+    Keeps the innermost few frames inside the library (e.g. the LSTM cell's gate line) and always
+    walks on to the first frames of the user's own code, however deep the layers are nested.
+    """
     frames = []
+    library = users = 0
     frame = sys._getframe(2)
-    while frame is not None and len(frames) < _MAX_FRAMES:
-        code = frame.f_code
-        if code.co_filename not in _ENGINE_FILES and not code.co_filename.startswith("<frozen"):
-            frames.append((code.co_filename, frame.f_lineno, code.co_name))
+    while frame is not None and users < _MAX_USER_FRAMES:
+        filename = frame.f_code.co_filename
+        if filename in _ENGINE_FILES or filename.startswith("<frozen"):
+            pass
+        elif filename.startswith(_PACKAGE_PREFIX):
+            if library < _MAX_LIBRARY_FRAMES:
+                frames.append((filename, frame.f_lineno, frame.f_code.co_name))
+                library += 1
+        else:
+            frames.append((filename, frame.f_lineno, frame.f_code.co_name))
+            users += 1
         frame = frame.f_back
     return tuple(reversed(frames))
 
