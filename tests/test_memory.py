@@ -143,3 +143,31 @@ def test_anomaly_mode_does_not_keep_graphs_alive():
         loss.backward()
         del loss
         assert node() is None
+
+
+def test_nn_lstm_with_optimizer_holds_memory_flat():
+    # The library's own LSTM, Linear, loss and optimizer (whose state must not grow either); fewer
+    # iterations than above because every nn call adds a few small Python objects to trace.
+    from tinygrad_rnn import nn, optim
+
+    tg.manual_seed(0)
+    lstm, head = nn.LSTM(3, 6), nn.Linear(6, 1)
+    opt = optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=0.01)
+    rng = np.random.default_rng(0)
+    xs, ys = Tensor(rng.standard_normal((2, 2, 3))), Tensor(rng.standard_normal((2, 1)))
+    marks, losses = {}, []
+    tracemalloc.start()
+    try:
+        for it in range(150):
+            out, _ = lstm(xs)  # (T, B, H)
+            loss = nn.functional.mse_loss(head(out[-1]), ys)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            if it in (30, 149):
+                marks[it] = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert losses[-1] < losses[0]
+    assert marks[149] - marks[30] < BOUND / 2, f"memory grew by {(marks[149] - marks[30]) / 1024:.0f} kB"
