@@ -184,3 +184,51 @@ def test_float32_stays_float32_through_a_recurrent_step_and_its_gradient():
     assert loss.dtype == F32
     loss.backward()
     assert W.grad.dtype == F32
+
+
+# ----------------------------------------------------------------------------------------- losses
+def _functional():
+    from tinygrad_rnn.nn import functional
+
+    return functional
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_and_nll_at_logits_of_magnitude_1e3(dtype):
+    F = _functional()
+    logits_np = np.array([[1e3, 0.0, -1e3], [-1e3, 1e3, 0.0], [0.0, 0.0, 0.0]], dtype=dtype)
+    targets = np.array([2, 1, 0])
+    logits = Tensor(logits_np, requires_grad=True)
+    loss = F.cross_entropy(logits, targets, reduction="none")
+    # -log_softmax at the target: 2e3 (the worst class by 2e3), 0 (the winner), log 3 (uniform)
+    np.testing.assert_allclose(loss.data, [2e3, 0.0, np.log(3.0)], rtol=1e-6)
+    loss.sum().backward()
+    assert loss.dtype == dtype and logits.grad.dtype == dtype
+    expected = np.array([[1, 0, -1], [0, 0, 0], [1 / 3 - 1, 1 / 3, 1 / 3]])  # softmax - onehot
+    np.testing.assert_allclose(logits.grad, expected, atol=1e-6)
+    nll = F.nll_loss(Tensor(logits_np).log_softmax(-1), targets, reduction="sum")
+    assert nll.item() == pytest.approx(loss.data.sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_with_logits_at_magnitude_1e3(dtype):
+    F = _functional()
+    logits = Tensor(np.array([1e3, -1e3, 1e3, -1e3, 0.0], dtype=dtype), requires_grad=True)
+    target = np.array([1.0, 0.0, 0.0, 1.0, 1.0], dtype=dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    # right with confidence: 0; wrong with confidence: 1e3; undecided: log 2
+    np.testing.assert_allclose(loss.data, [0.0, 0.0, 1e3, 1e3, np.log(2.0)], rtol=1e-6, atol=0)
+    loss.sum().backward()
+    np.testing.assert_allclose(logits.grad, [0.0, 0.0, 1.0, -1.0, -0.5], atol=1e-6)  # sigmoid(x) - y
+    assert logits.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mse_loss_of_large_errors_is_finite(dtype):
+    F = _functional()
+    pred = Tensor(np.array([1e3, -1e3], dtype=dtype), requires_grad=True)
+    loss = F.mse_loss(pred, np.array([-1e3, 1e3], dtype=dtype))
+    assert loss.item() == pytest.approx(4e6)
+    loss.backward()
+    np.testing.assert_allclose(pred.grad, [2e3, -2e3], rtol=1e-6)
+    assert pred.grad.dtype == dtype
