@@ -83,7 +83,7 @@ def _class_targets(where: str, scores: Tensor, target) -> np.ndarray:
     return t
 
 
-def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
+def nll_loss(log_probs: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer targets: ``-log_probs[..., target]``.
 
     Args:
@@ -105,7 +105,7 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(-picked.reshape(t.shape), reduction, "nll_loss")
 
 
-def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of integer targets: ``logsumexp(logits) - logits[..., target]``.
 
     Stable for any logit magnitude (log-softmax shifts by the maximum).
@@ -144,7 +144,7 @@ def _float_target(target, like: Tensor) -> Tensor:
     return Tensor(np.asarray(target, dtype=like.dtype))
 
 
-def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
+def mse_loss(prediction: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error ``(prediction - target)**2``, reduced.
 
     Args:
@@ -162,7 +162,7 @@ def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
-def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(logits: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities ``target`` given logits: ``softplus(x) - x * y``.
 
     This equals ``-(y log σ(x) + (1 - y) log(1 - σ(x)))`` but never forms σ(x), so it is stable
@@ -197,7 +197,7 @@ class _Loss(Module):
 class CrossEntropyLoss(_Loss):
     """Module form of :func:`cross_entropy`: ``loss = CrossEntropyLoss()(logits, target)``."""
 
-    def forward(self, logits: Tensor, target) -> Tensor:
+    def forward(self, logits: Tensor, target: np.ndarray | Tensor) -> Tensor:
         """Return ``cross_entropy(logits, target, self.reduction)``."""
         return cross_entropy(logits, target, self.reduction)
 
@@ -205,7 +205,7 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Module form of :func:`nll_loss`."""
 
-    def forward(self, log_probs: Tensor, target) -> Tensor:
+    def forward(self, log_probs: Tensor, target: np.ndarray | Tensor) -> Tensor:
         """Return ``nll_loss(log_probs, target, self.reduction)``."""
         return nll_loss(log_probs, target, self.reduction)
 
@@ -213,7 +213,7 @@ class NLLLoss(_Loss):
 class MSELoss(_Loss):
     """Module form of :func:`mse_loss`."""
 
-    def forward(self, prediction: Tensor, target) -> Tensor:
+    def forward(self, prediction: Tensor, target: np.ndarray | Tensor) -> Tensor:
         """Return ``mse_loss(prediction, target, self.reduction)``."""
         return mse_loss(prediction, target, self.reduction)
 
@@ -221,6 +221,6 @@ class MSELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Module form of :func:`binary_cross_entropy_with_logits`."""
 
-    def forward(self, logits: Tensor, target) -> Tensor:
+    def forward(self, logits: Tensor, target: np.ndarray | Tensor) -> Tensor:
         """Return ``binary_cross_entropy_with_logits(logits, target, self.reduction)``."""
         return binary_cross_entropy_with_logits(logits, target, self.reduction)

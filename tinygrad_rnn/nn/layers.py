@@ -45,7 +45,7 @@ class Linear(Module):
         self.weight = _uniform((out_features, in_features), bound, dtype)
         self.bias = _uniform((out_features,), bound, dtype) if bias else None
 
-    def forward(self, x) -> Tensor:
+    def forward(self, x: Tensor | np.ndarray) -> Tensor:
         """Apply the affine map to the last axis of ``x``."""
         x = _as_input(x, self.weight.dtype, "Linear")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
@@ -83,7 +83,7 @@ class Embedding(Module):
         self.embedding_dim = embedding_dim
         self.weight = Parameter(get_rng().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 
-    def forward(self, indices) -> Tensor:
+    def forward(self, indices: np.ndarray | Tensor) -> Tensor:
         """Look up the rows named by the integer array ``indices``."""
         idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
         if idx.dtype.kind not in "iu":

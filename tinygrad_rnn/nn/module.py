@@ -290,7 +290,7 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """Apply each module in turn."""
         for module in self._modules.values():
             x = module(x)

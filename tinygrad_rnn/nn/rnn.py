@@ -170,7 +170,7 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, 1, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, hx=None) -> Tensor:
+    def forward(self, x: Tensor | np.ndarray, hx: Tensor | np.ndarray | None = None) -> Tensor:
         """Compute the next hidden state."""
         x, (h,), unbatched = self._prepare(x, hx, 1)
         h = _rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
@@ -204,7 +204,7 @@ class LSTMCell(_CellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype="float64") -> None:
         super().__init__(input_size, hidden_size, bias, 4, dtype)
 
-    def forward(self, x, hx=None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor | np.ndarray, hx: tuple | None = None) -> tuple[Tensor, Tensor]:
         """Compute the next (hidden, cell) state."""
         x, (h, c), unbatched = self._prepare(x, hx, 2)
         h, c = _lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -233,7 +233,7 @@ class GRUCell(_CellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype="float64") -> None:
         super().__init__(input_size, hidden_size, bias, 3, dtype)
 
-    def forward(self, x, hx=None) -> Tensor:
+    def forward(self, x: Tensor | np.ndarray, hx: Tensor | np.ndarray | None = None) -> Tensor:
         """Compute the next hidden state."""
         x, (h,), unbatched = self._prepare(x, hx, 1)
         h = _gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -323,7 +323,7 @@ class _RNNBase(Module):
             checked = [s.unsqueeze(1) for s in checked]
         return checked
 
-    def forward(self, x, hx=None):
+    def forward(self, x: Tensor | np.ndarray, hx=None) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
         """Run the layers over the whole sequence.
 
         Args:

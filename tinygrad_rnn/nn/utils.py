@@ -74,7 +74,7 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
         np.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
 
-def detach_state(state):
+def detach_state(state: Tensor | tuple | list | None) -> Tensor | tuple | list | None:
     """Return the recurrent state with every tensor detached (same values, cut from the graph).
 
     Works on a tensor, ``None``, or nested tuples/lists of them, e.g. an LSTM's ``(h_n, c_n)``.
