@@ -11,19 +11,22 @@ same computation in numpy. For every row, on each hypothesis draw,
 * fed float32 inputs, the result has numpy's dtype for the same computation and every gradient sent
   along every edge has its parent's dtype (no silent upcast).
 
-Coverage rule: ``test_every_registered_op_has_a_gradient_case`` fails when an op registered in
-``tinygrad_rnn.ops.OPS`` has no row. Helpers who register new ops (e.g. fused RNN cells named
-``fused_*``) do **not** edit this file: they define a module-level ``GRADIENT_CASES`` list of
-``GradientCase`` rows in their own ``tests/test_*.py`` (``from strategies import GradientCase``).
-This module imports every test module whose source mentions ``GRADIENT_CASES``, runs all three
-checks above on those rows too, and counts them for coverage. No op is exempt by name: a row is the
-only way to pass the coverage test, so every op's backward is checked by the same machinery.
+Coverage rule: ``test_every_registered_op_has_a_gradient_case`` imports every module of
+``tinygrad_rnn`` (so ops registered outside ops.py, such as ``nn.fused``, are always in ``OPS``) and
+fails when an op registered in ``tinygrad_rnn.ops.OPS``, or one of the composed Tensor methods in
+:data:`COMPOSED_METHODS`, has no row. No op is exempt by name (``fused_*`` included): a row is the
+only way to pass, so every backward is checked by the same machinery. A new op gets its row either
+here, or -- without editing this file -- in a module-level ``GRADIENT_CASES`` list of
+``GradientCase`` rows in the author's own ``tests/test_*.py`` (``from strategies import
+GradientCase``): this module imports every test module whose source mentions ``GRADIENT_CASES``,
+runs the checks above on those rows too, and counts them for coverage.
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
+import pkgutil
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +234,70 @@ def _tg_cat(pieces, axis):
     return tinygrad_rnn.cat(list(pieces), axis=axis)
 
 
+@st.composite
+def _recurrent(draw, gates: int, cell_state: bool = False, positive: bool = False):
+    """(x, h0[, c0], w_ih, w_hh[, b_ih, b_hh]) for a whole-sequence recurrent op.
+
+    ``positive`` draws every input, state, weight and bias >= 0 with biases >= 0.5, so all
+    pre-activations stay >= 0.5 and a relu never sits on its kink.
+    """
+    steps, batch, features, hidden = (draw(st.integers(1, n)) for n in (3, 2, 3, 3))
+    low, bias_low = (0.0, 0.5) if positive else (-1.0, -0.5)
+
+    def values(shape, lo=low, hi=0.8):
+        return draw(arrays(shape, lo, hi))
+
+    tensors = [values((steps, batch, features)), values((batch, hidden))]
+    if cell_state:
+        tensors.append(values((batch, hidden)))
+    tensors += [values((gates * hidden, features)), values((gates * hidden, hidden))]
+    if positive or draw(st.booleans()):  # a positive draw needs its biases to keep clear of 0
+        tensors += [values((gates * hidden,), bias_low), values((gates * hidden,), bias_low)]
+    return tuple(tensors), {}
+
+
+def _np_sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _np_rnn(x, h, w_ih, w_hh, b_ih=0.0, b_hh=0.0, nonlinearity="tanh"):
+    act = np.tanh if nonlinearity == "tanh" else (lambda a: np.maximum(a, 0))
+    outputs = []
+    for x_t in x:
+        h = act(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+        outputs.append(h)
+    return np.stack(outputs)
+
+
+def _np_lstm(x, h, c, w_ih, w_hh, b_ih=0.0, b_hh=0.0):
+    """PyTorch's LSTM, gate order i, f, g, o; returns [h_1 .. h_T, c_T] as the fused node packs it."""
+    outputs = []
+    for x_t in x:
+        i, f, g, o = np.split(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 4, axis=-1)
+        c = _np_sigmoid(f) * c + _np_sigmoid(i) * np.tanh(g)
+        h = _np_sigmoid(o) * np.tanh(c)
+        outputs.append(h)
+    return np.stack([*outputs, c])
+
+
+def _np_gru(x, h, w_ih, w_hh, b_ih=0.0, b_hh=0.0):
+    """PyTorch's GRU, gate order r, z, n, with r applied to the hidden side of n."""
+    outputs = []
+    for x_t in x:
+        i_r, i_z, i_n = np.split(x_t @ w_ih.T + b_ih, 3, axis=-1)
+        h_r, h_z, h_n = np.split(h @ w_hh.T + b_hh, 3, axis=-1)
+        r, z = _np_sigmoid(i_r + h_r), _np_sigmoid(i_z + h_z)
+        n = np.tanh(i_n + r * h_n)
+        h = (1 - z) * n + z * h
+        outputs.append(h)
+    return np.stack(outputs)
+
+
+def _fused(name: str):
+    """The registered fused op, looked up when called (nn.fused registers it on import)."""
+    return lambda *tensors, **kwargs: OPS[name](*tensors, **kwargs)
+
+
 # ------------------------------------------------------------------------------------ the table
 GRADIENT_CASES: list[GradientCase] = [
     # arithmetic, with broadcasting and with Python numbers on either side
@@ -404,6 +471,17 @@ GRADIENT_CASES: list[GradientCase] = [
         lambda a, axis: a.log_softmax(axis),
         _np_log_softmax,
     ),
+    # whole-sequence recurrent ops with hand-derived backward (tinygrad_rnn.nn.fused)
+    GradientCase("fused_rnn", "fused_rnn", _recurrent(1), _fused("fused_rnn"), _np_rnn),
+    GradientCase(
+        "fused_rnn-relu",
+        "fused_rnn",
+        _recurrent(1, positive=True),
+        lambda *ts: OPS["fused_rnn"](*ts, nonlinearity="relu"),
+        lambda *arrs: _np_rnn(*arrs, nonlinearity="relu"),
+    ),
+    GradientCase("fused_lstm", "fused_lstm", _recurrent(4, cell_state=True), _fused("fused_lstm"), _np_lstm),
+    GradientCase("fused_gru", "fused_gru", _recurrent(3), _fused("fused_gru"), _np_gru),
 ]
 
 
@@ -423,6 +501,15 @@ def _external_cases() -> tuple[list[GradientCase], list[str]]:
     return found, problems
 
 
+def _import_every_engine_module() -> None:
+    """Import all of tinygrad_rnn, so ops registered outside ops.py (e.g. nn.fused) are in OPS
+    whatever order the test modules were collected in."""
+    for module in pkgutil.walk_packages(tinygrad_rnn.__path__, "tinygrad_rnn."):
+        if module.name != "tinygrad_rnn.__main__":
+            importlib.import_module(module.name)
+
+
+_import_every_engine_module()
 EXTERNAL_CASES, EXTERNAL_PROBLEMS = _external_cases()
 ALL_CASES = GRADIENT_CASES + EXTERNAL_CASES
 
