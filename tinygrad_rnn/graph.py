@@ -1,0 +1,693 @@
+"""Trace a computation graph into plain data you can query, test and draw.
+
+:func:`trace` walks the graph behind one or more outputs (a :class:`~tinygrad_rnn.Tensor` or a scalar
+:class:`~tinygrad_rnn.Value`) and returns a :class:`Graph`: a list of :class:`Node` in topological
+order (parents first) and a list of :class:`Edge` (parent -> child, in forward direction). Each node
+knows its op, shape, dtype, the scope it was created in (module path and time step), whether it is a
+trainable leaf (a parameter) and its dotted name, a summary of its value and, after backward, its
+gradient.
+
+Node ids are derived from the scope and the creation order (``"RNN@t3/tanh#0"``, ``"param/weight_hh_l0"``),
+never from memory addresses, so the same program gives the same ids -- and byte-identical drawings.
+
+Per-use gradient contributions
+------------------------------
+A shared parameter (``weight_hh`` of an unrolled RNN) is used once per time step; its ``.grad`` is the
+sum of one contribution per use. To see each contribution, record the gradients sent along every edge
+during backward (opt-in; nothing is recorded, and nothing costs anything, outside the block)::
+
+    with record_gradients() as rec:
+        loss.backward()
+    g = trace(loss, gradients=rec)
+    for c in g.contributions("weight_hh_l0"):
+        print(c.step, np.linalg.norm(c.grad))     # the sum over c.grad equals weight_hh_l0.grad
+
+The recorder chains to (and restores) any ``autograd.STATE.edge_hook`` that was already installed,
+so it works together with anomaly detection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .autograd import STATE
+from .errors import GraphError
+
+__all__ = [
+    "Contribution",
+    "Edge",
+    "GradientRecord",
+    "Graph",
+    "Node",
+    "StateTrack",
+    "record_gradients",
+    "trace",
+]
+
+
+# ------------------------------------------------------------------------------------ recording
+class GradientRecord:
+    """The gradients sent along every edge during the backward passes run inside :func:`record_gradients`.
+
+    Gradients are kept per edge ``(child, parent, parent index)``, already reduced to the parent's
+    shape; several backward passes inside one block add up, as ``.grad`` of leaves does.
+    """
+
+    def __init__(self) -> None:
+        self._edges: dict[tuple[int, int, int], np.ndarray] = {}
+        # Keep the nodes alive so their ids cannot be reused while this record exists.
+        self._alive: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self._edges)
+
+    def _add(self, child, parent, index: int, grad) -> None:
+        key = (id(child), id(parent), index)
+        self._alive[id(child)] = child
+        self._alive[id(parent)] = parent
+        previous = self._edges.get(key)
+        grad = np.array(grad, copy=True)  # the engine may hand the same array to two parents
+        self._edges[key] = grad if previous is None else previous + grad
+
+    def edge_grad(self, child, parent, index: int) -> np.ndarray | None:
+        """The gradient recorded on the edge ``parent -> child`` (``parent`` is ``child.parents[index]``)."""
+        return self._edges.get((id(child), id(parent), index))
+
+
+@contextlib.contextmanager
+def record_gradients() -> Iterator[GradientRecord]:
+    """Record, for every backward pass run inside the block, the gradient sent along each edge.
+
+    This is what per-use contributions of a shared parameter and the gradient heat of drawings are
+    made from. It installs ``autograd.STATE.edge_hook`` for the duration of the block, chaining to
+    the hook that was installed before (if any) and restoring it afterwards.
+
+    Yields:
+        A :class:`GradientRecord`; pass it to :func:`trace` as ``gradients=``.
+
+    Example:
+        >>> with record_gradients() as rec:
+        ...     loss.backward()
+        >>> graph = trace(loss, gradients=rec)
+    """
+    record = GradientRecord()
+    previous = STATE.edge_hook
+
+    if previous is None:
+
+        def hook(child, parent, index, grad):
+            record._add(child, parent, index, grad)
+    else:
+
+        def hook(child, parent, index, grad):
+            record._add(child, parent, index, grad)
+            previous(child, parent, index, grad)
+
+    STATE.edge_hook = hook
+    try:
+        yield record
+    finally:
+        STATE.edge_hook = previous
+
+
+# ---------------------------------------------------------------------------------- graph data
+@dataclass(eq=False)
+class Node:
+    """One node of a traced graph.
+
+    Attributes:
+        id: stable id made of scope and creation order, e.g. ``"LSTM.l0@t3/mul#2"`` or ``"param/weight_hh_l0"``.
+        op: the op that made it (``""`` for leaves).
+        kind: ``"param"`` (a leaf that requires grad), ``"const"`` (a leaf that does not) or ``"op"``.
+        name: the parameter's dotted name (``None`` when it has none).
+        shape: the value's shape (``()`` for scalars and :class:`~tinygrad_rnn.Value` nodes).
+        dtype: the value's dtype as a string.
+        path: module path of the scope it was created in (``""`` at top level).
+        step: time step of that scope, or ``None`` outside a recurrence.
+        parents: ids of its parents, in the op's argument order.
+        children: ids of the nodes that use it.
+        value_norm: Euclidean norm of its value; ``value_min``/``value_max`` its range.
+        nonfinite: number of NaN/Inf entries in its value.
+        grad: its gradient (same shape as the value) when known, else ``None``.
+        obj: the traced Tensor or Value itself.
+    """
+
+    id: str
+    op: str
+    kind: str
+    name: str | None
+    shape: tuple[int, ...]
+    dtype: str
+    path: str
+    step: int | None
+    parents: tuple[str, ...]
+    children: list[str] = field(default_factory=list)
+    value_norm: float = 0.0
+    value_min: float = 0.0
+    value_max: float = 0.0
+    nonfinite: int = 0
+    grad: np.ndarray | None = None
+    obj: object = field(default=None, repr=False)
+
+    @property
+    def is_param(self) -> bool:
+        """True for trainable leaves (parameters, and any leaf created with ``requires_grad=True``)."""
+        return self.kind == "param"
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for nodes without parents."""
+        return not self.parents
+
+    @property
+    def grad_norm(self) -> float | None:
+        """Euclidean norm of the gradient, or ``None`` when the gradient is unknown."""
+        return None if self.grad is None else _norm(self.grad)
+
+    @property
+    def size(self) -> int:
+        """Number of elements of the value."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def label(self) -> str:
+        """A short human name: the parameter name, else the op, else ``"const"``."""
+        if self.name:
+            return self.name
+        return self.op or ("input" if self.size > 1 else "const")
+
+    def summary(self) -> str:
+        """One-line summary of the value, e.g. ``"‖x‖=1.2 in [-0.9, 0.8]"``, or ``"0.5"`` for one number."""
+        if self.nonfinite:
+            return f"{self.nonfinite} NaN/Inf"
+        if self.size == 1:
+            return f"{self.value_max:.4g}"
+        return f"‖x‖={self.value_norm:.3g} in [{self.value_min:.2g}, {self.value_max:.2g}]"
+
+
+@dataclass(eq=False)
+class Edge:
+    """A use of ``src`` as argument ``index`` of ``dst`` (drawn from parent to child).
+
+    Attributes:
+        src: id of the parent.
+        dst: id of the child.
+        index: position of ``src`` among ``dst``'s parents.
+        grad: the gradient sent back along this edge (shape of ``src``) when recorded, else ``None``.
+    """
+
+    src: str
+    dst: str
+    index: int
+    grad: np.ndarray | None = None
+
+    @property
+    def grad_norm(self) -> float | None:
+        """Euclidean norm of the recorded gradient, or ``None``."""
+        return None if self.grad is None else _norm(self.grad)
+
+
+@dataclass(eq=False)
+class Contribution:
+    """One use site's share of a shared parameter's gradient.
+
+    Attributes:
+        param: id of the parameter node.
+        site: id of the node that uses the parameter (e.g. the transpose or matmul of step 3).
+        index: position of the parameter among ``site``'s parents.
+        step: time step of the use site (``None`` outside a recurrence).
+        path: module path of the use site.
+        grad: the contribution (shape of the parameter); the contributions sum to ``.grad``.
+    """
+
+    param: str
+    site: str
+    index: int
+    step: int | None
+    path: str
+    grad: np.ndarray
+
+    @property
+    def norm(self) -> float:
+        """Euclidean (Frobenius) norm of the contribution."""
+        return _norm(self.grad)
+
+
+@dataclass(eq=False)
+class StateTrack:
+    """A recurrent state found in an unrolled graph: one node per time step.
+
+    Attributes:
+        path: module path of the recurrence.
+        role: ``"h"`` for the hidden state, ``"c"`` for a state that feeds the hidden state within
+            the same step (the LSTM's cell state), ``"s0"``, ``"s1"``, ... when neither fits.
+        steps: the time steps, ascending.
+        nodes: the node id at each step.
+    """
+
+    path: str
+    role: str
+    steps: list[int]
+    nodes: list[str]
+
+
+def _norm(array) -> float:
+    return float(np.sqrt(np.sum(np.square(np.asarray(array, dtype=np.float64)))))
+
+
+def _clean(text: str) -> str:
+    """Make a scope path safe inside an id (``:`` would mean a port in DOT)."""
+    return text.replace(":", "_").replace('"', "_") or "main"
+
+
+# ------------------------------------------------------------------------------------- tracing
+def _toposort_many(roots: Sequence) -> list:
+    """Parents-before-children order of everything reachable from ``roots`` (iterative, deterministic)."""
+    order: list = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.parents))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def trace(outputs, gradients: GradientRecord | bool | None = None) -> Graph:
+    """Trace the graph behind ``outputs`` into a :class:`Graph`.
+
+    Works on both engines: :class:`~tinygrad_rnn.Tensor` graphs (layer level) and scalar
+    :class:`~tinygrad_rnn.Value` graphs (neuron level). Tracing after backward is fine: parents,
+    ops, scopes and values survive the backward pass.
+
+    Args:
+        outputs: a node or a sequence of nodes (e.g. the losses of successive truncated-BPTT chunks).
+        gradients: where node and edge gradients come from. A :class:`GradientRecord` (from
+            :func:`record_gradients`) gives every node's and every edge's gradient of the recorded
+            backward passes. ``None`` (default) uses what the nodes hold: ``.grad`` of leaves and of
+            tensors that called ``retain_grad()``; for Value graphs, every node's ``.grad`` and
+            every edge's gradient. ``False`` leaves gradients out.
+
+    Returns:
+        The traced :class:`Graph`.
+
+    Raises:
+        GraphError: if ``outputs`` is empty or holds something that is not a graph node.
+    """
+    roots = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+    if not roots:
+        raise GraphError("trace: expected a Tensor or Value (or a sequence of them), got an empty sequence")
+    for root in roots:
+        if not hasattr(root, "parents") or not hasattr(root, "data"):
+            raise GraphError(f"trace: expected a Tensor or Value graph node, got {type(root).__name__}")
+    order = _toposort_many(roots)
+    return Graph._build(order, roots, gradients)
+
+
+class Graph:
+    """A traced computation graph: nodes in topological order, edges, and queries over both.
+
+    Build one with :func:`trace`. Nodes are looked up by id (``graph[id]``), by the traced object
+    (:meth:`node_of`), by parameter name (:meth:`param`), by time step (:meth:`at_step`) or by scope
+    (:meth:`in_scope`).
+    """
+
+    def __init__(self, nodes: list[Node], edges: list[Edge], roots: list[str], engine: str) -> None:
+        self.nodes = nodes
+        self.edges = edges
+        self.roots = roots
+        self.engine = engine  # "tensor" or "scalar"
+        self._by_id = {n.id: n for n in nodes}
+        self._by_obj = {id(n.obj): n for n in nodes}
+        self._in_edges: dict[str, list[Edge]] = {n.id: [] for n in nodes}
+        self._out_edges: dict[str, list[Edge]] = {n.id: [] for n in nodes}
+        for e in edges:
+            self._in_edges[e.dst].append(e)
+            self._out_edges[e.src].append(e)
+
+    # --------------------------------------------------------------------------- construction
+    @classmethod
+    def _build(cls, order: list, roots: list, gradients) -> Graph:
+        from .scalar import Value
+
+        scalar = isinstance(roots[0], Value)
+        ids: dict[int, str] = {}
+        counters: dict[tuple, int] = {}
+        used: set[str] = set()
+        nodes: list[Node] = []
+        for obj in order:
+            scope = obj.scope
+            parents = obj.parents
+            trainable = not parents and bool(obj.requires_grad)
+            name = getattr(obj, "name", None)
+            if parents:
+                kind, base = "op", f"{_clean(scope.path)}{'' if scope.step is None else f'@t{scope.step}'}/{obj.op}"
+            elif trainable and name:
+                kind, base = "param", f"param/{_clean(name)}"
+            else:
+                kind = "param" if trainable else "const"
+                where = f"{_clean(scope.path)}{'' if scope.step is None else f'@t{scope.step}'}"
+                base = f"{where}/{'leaf' if trainable else 'const'}"
+            k = counters.get(base, 0)
+            counters[base] = k + 1
+            node_id = base if kind == "param" and name and k == 0 else f"{base}#{k}"
+            while node_id in used:  # only possible with clashing user names
+                k += 1
+                node_id = f"{base}#{k}"
+            used.add(node_id)
+            ids[id(obj)] = node_id
+            data = np.asarray(obj.data)
+            node = Node(
+                id=node_id,
+                op=obj.op,
+                kind=kind,
+                name=name,
+                shape=tuple(data.shape),
+                dtype=str(data.dtype),
+                path=scope.path,
+                step=scope.step,
+                parents=tuple(ids[id(p)] for p in parents),
+                obj=obj,
+            )
+            _summarise(node, data)
+            nodes.append(node)
+
+        edges = [Edge(p, n.id, i) for n in nodes for i, p in enumerate(n.parents)]
+        by_id = {n.id: n for n in nodes}
+        for e in edges:
+            by_id[e.src].children.append(e.dst)
+        graph = cls(nodes, edges, [ids[id(r)] for r in roots], "scalar" if scalar else "tensor")
+        if gradients is not False:
+            if isinstance(gradients, GradientRecord):
+                graph._grads_from_record(gradients)
+            elif scalar:
+                graph._grads_from_values()
+            else:
+                graph._grads_from_tensors()
+        return graph
+
+    def _grads_from_record(self, record: GradientRecord) -> None:
+        totals: dict[str, np.ndarray] = {}
+        for e in self.edges:
+            child, parent = self._by_id[e.dst].obj, self._by_id[e.src].obj
+            g = record.edge_grad(child, parent, e.index)
+            if g is None:
+                continue
+            e.grad = g
+            totals[e.src] = g if e.src not in totals else totals[e.src] + g
+        for n in self.nodes:
+            if n.id in totals:
+                n.grad = totals[n.id]
+            elif (
+                n.id in self.roots
+                and self._out_edges[n.id] == []
+                and any(record.edge_grad(n.obj, self._by_id[p].obj, i) is not None for i, p in enumerate(n.parents))
+            ):
+                n.grad = np.ones(n.shape)  # the seed of backward on a scalar output
+
+    def _grads_from_tensors(self) -> None:
+        for n in self.nodes:
+            g = getattr(n.obj, "grad", None)
+            if g is not None:
+                n.grad = np.asarray(g)
+
+    def _grads_from_values(self) -> None:
+        for n in self.nodes:
+            n.grad = np.asarray(float(n.obj.grad))
+        for n in self.nodes:
+            backward = n.obj._backward  # the scalar engine keeps its closures: recompute per-edge shares
+            if backward is None or not n.parents:
+                continue
+            for e, g in zip(self._in_edges[n.id], backward(float(n.obj.grad))):
+                e.grad = np.asarray(float(g))
+
+    # --------------------------------------------------------------------------------- lookups
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __getitem__(self, node_id: str) -> Node:
+        try:
+            return self._by_id[node_id]
+        except KeyError:
+            raise GraphError(f"Graph: no node with id {node_id!r}") from None
+
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self._by_id
+
+    def node_of(self, obj) -> Node:
+        """The node of a traced Tensor/Value (or a :class:`Node`, or an id string)."""
+        if isinstance(obj, Node):
+            return obj
+        if isinstance(obj, str):
+            return self[obj]
+        try:
+            return self._by_obj[id(obj)]
+        except KeyError:
+            raise GraphError(f"Graph.node_of: this {type(obj).__name__} is not part of the traced graph") from None
+
+    def param(self, name: str) -> Node:
+        """The parameter node whose dotted name (or id) is ``name``.
+
+        Raises:
+            GraphError: naming the parameters there are, if none matches.
+        """
+        for n in self.nodes:
+            if n.is_param and (n.name == name or n.id == name):
+                return n
+        names = [n.name or n.id for n in self.nodes if n.is_param]
+        raise GraphError(f"Graph.param: no parameter named {name!r}; the graph has {names}")
+
+    def in_edges(self, node) -> list[Edge]:
+        """Edges into ``node`` (one per parent)."""
+        return list(self._in_edges[self.node_of(node).id])
+
+    def out_edges(self, node) -> list[Edge]:
+        """Edges out of ``node`` (one per use)."""
+        return list(self._out_edges[self.node_of(node).id])
+
+    def parameters(self) -> list[Node]:
+        """Trainable leaves in topological order."""
+        return [n for n in self.nodes if n.is_param]
+
+    def steps(self) -> list[int]:
+        """The distinct time steps that occur in the graph, ascending."""
+        return sorted({n.step for n in self.nodes if n.step is not None})
+
+    def at_step(self, step: int, path: str | None = None) -> list[Node]:
+        """Nodes created at time step ``step`` (optionally only within scope ``path`` and below)."""
+        return [n for n in self.nodes if n.step == step and (path is None or _within(n.path, path))]
+
+    def in_scope(self, path: str) -> list[Node]:
+        """Nodes created in module scope ``path`` or one nested inside it."""
+        return [n for n in self.nodes if _within(n.path, path)]
+
+    def scopes(self) -> list[tuple[str, int | None]]:
+        """The distinct ``(path, step)`` pairs of op nodes, in order of first appearance."""
+        seen: dict[tuple[str, int | None], None] = {}
+        for n in self.nodes:
+            if n.kind == "op":
+                seen.setdefault((n.path, n.step), None)
+        return list(seen)
+
+    # ---------------------------------------------------------------------- shared parameters
+    def shared_parameters(self) -> dict[str, list[Edge]]:
+        """Parameters used more than once, with their use sites.
+
+        Returns:
+            ``{parameter name (or id): [edge to each use site, in topological order]}``. An edge's
+            ``dst`` is the use site; with recorded gradients its ``grad`` is that use's contribution.
+        """
+        return {n.name or n.id: self.out_edges(n) for n in self.parameters() if len(self._out_edges[n.id]) > 1}
+
+    def contributions(self, param) -> list[Contribution]:
+        """Each use site's share of ``param``'s gradient, in topological (time) order.
+
+        Args:
+            param: a parameter name, node id, :class:`Node` or the parameter tensor.
+
+        Returns:
+            One :class:`Contribution` per use; their ``grad`` arrays sum to the parameter's gradient
+            to round-off.
+
+        Raises:
+            GraphError: if no gradients were recorded (trace with ``gradients=`` a record from
+                :func:`record_gradients` around ``backward``).
+        """
+        node = self.param(param) if isinstance(param, str) and param not in self else self.node_of(param)
+        result = []
+        for e in self._out_edges[node.id]:
+            if e.grad is None:
+                if self.engine == "tensor" and self[e.dst].obj.requires_grad:
+                    raise GraphError(
+                        f"Graph.contributions: no gradient recorded for the uses of {node.label!r}; run "
+                        f"backward inside `with record_gradients() as rec:` and trace with gradients=rec"
+                    )
+                continue
+            site = self[e.dst]
+            result.append(Contribution(node.id, site.id, e.index, site.step, site.path, e.grad))
+        return result
+
+    # ------------------------------------------------------------------------------- structure
+    def ancestors(self, node) -> set[str]:
+        """Ids of every node ``node`` depends on (not including itself)."""
+        start = self.node_of(node).id
+        seen: set[str] = set()
+        stack = list(self._by_id[start].parents)
+        while stack:
+            nid = stack.pop()
+            if nid not in seen:
+                seen.add(nid)
+                stack.extend(self._by_id[nid].parents)
+        return seen
+
+    def descendants(self, node) -> set[str]:
+        """Ids of every node that depends on ``node`` (not including itself)."""
+        start = self.node_of(node).id
+        seen: set[str] = set()
+        stack = list(self._by_id[start].children)
+        while stack:
+            nid = stack.pop()
+            if nid not in seen:
+                seen.add(nid)
+                stack.extend(self._by_id[nid].children)
+        return seen
+
+    def paths(self, src, dst, limit: int = 100) -> list[list[str]]:
+        """The paths (lists of ids, ``src`` first) along which ``src`` influences ``dst``.
+
+        The search is iterative and explores only nodes that can reach ``dst``; it stops after
+        ``limit`` paths (their number can grow exponentially with depth).
+        """
+        src_id, dst_id = self.node_of(src).id, self.node_of(dst).id
+        useful = self.ancestors(dst_id) | {dst_id}
+        if src_id not in useful:
+            return []
+        found: list[list[str]] = []
+        stack = [(src_id, [src_id])]
+        while stack and len(found) < limit:
+            nid, path = stack.pop()
+            if nid == dst_id:
+                found.append(path)
+                continue
+            # Reversed so the first child is explored first: paths come out in a stable order.
+            for child in reversed(self._by_id[nid].children):
+                if child in useful and child not in path:
+                    stack.append((child, [*path, child]))
+        return found
+
+    def first_nonfinite(self) -> tuple[Node, str] | None:
+        """The first node holding a NaN/Inf: in forward order by value, else in backward order by gradient.
+
+        Returns:
+            ``(node, "value")`` or ``(node, "gradient")``, or ``None`` when everything is finite.
+        """
+        for n in self.nodes:
+            if n.nonfinite:
+                return n, "value"
+        for n in reversed(self.nodes):
+            if n.grad is not None and not np.all(np.isfinite(n.grad)):
+                return n, "gradient"
+        return None
+
+    def detached_links(self) -> list[tuple[str, str]]:
+        """Pairs ``(source, leaf)`` where ``leaf`` is a ``detach()``-ed copy of ``source`` (truncated BPTT).
+
+        ``Tensor.detach()`` shares the data array, so a cut is recognised by identity of data
+        between a graph node and a leaf that does not require grad. Trace all chunks' outputs
+        together to see the cut points.
+        """
+        owners: dict[int, str] = {}
+        for n in self.nodes:
+            if n.kind == "op":
+                owners.setdefault(id(n.obj.data), n.id)
+        links = []
+        for n in self.nodes:
+            if n.kind == "const" and isinstance(n.obj.data, np.ndarray):
+                source = owners.get(id(n.obj.data))
+                if source is not None:
+                    links.append((source, n.id))
+        return links
+
+    def state_tracks(self, path: str | None = None) -> list[StateTrack]:
+        """Find the recurrent states of an unrolled graph: the values each step hands to the next.
+
+        A node of step ``t`` that is used by a node of step ``t + 1`` in the same scope carries
+        state; the same role at the last step is the node in the same position (same op and
+        creation order within the step). The hidden state is the carrier that is not used to
+        compute another carrier of its own step; such a carrier (the LSTM's cell state) is ``"c"``.
+
+        Args:
+            path: only look in this scope (e.g. ``"LSTM.l0"``); default: every scope.
+
+        Returns:
+            One :class:`StateTrack` per recurrent state, with a node for each step.
+        """
+        by_role: dict[tuple[str, str], dict[int, str]] = {}
+        carriers: set[tuple[str, str]] = set()
+        for n in self.nodes:
+            if n.step is None or n.kind != "op" or (path is not None and n.path != path):
+                continue
+            role = (n.path, n.id.rsplit("/", 1)[1])
+            by_role.setdefault(role, {})[n.step] = n.id
+            if any(self._by_id[c].step == n.step + 1 and self._by_id[c].path == n.path for c in n.children):
+                carriers.add(role)
+        tracks = []
+        for role in sorted(carriers, key=lambda r: min(by_role[r])):
+            steps = sorted(by_role[role])
+            tracks.append(StateTrack(role[0], "", steps, [by_role[role][s] for s in steps]))
+        # Name the roles: within a scope, a carrier feeding another carrier of the same step is "c".
+        for scope_path in {t.path for t in tracks}:
+            group = [t for t in tracks if t.path == scope_path]
+            if len(group) == 1:
+                group[0].role = "h"
+                continue
+            step = group[0].steps[-1]
+            feeding = []
+            for t in group:
+                others = {o.nodes[o.steps.index(step)] for o in group if o is not t and step in o.steps}
+                node_id = t.nodes[t.steps.index(step)] if step in t.steps else None
+                feeding.append(node_id is not None and bool(self.descendants(node_id) & others))
+            if sum(feeding) == len(group) - 1:
+                for t, feeds in zip(group, feeding):
+                    t.role = "c" if feeds else "h"
+            else:
+                for i, t in enumerate(group):
+                    t.role = f"s{i}"
+        return tracks
+
+
+def _within(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + ".")
+
+
+def _summarise(node: Node, data: np.ndarray) -> None:
+    """Fill the value summary of ``node`` from ``data`` (numbers only; no arrays are kept)."""
+    if data.size == 0 or data.dtype.kind not in "fiub":
+        return
+    values = data.astype(np.float64, copy=False)
+    finite = np.isfinite(values)
+    node.nonfinite = int(values.size - np.count_nonzero(finite))
+    if node.nonfinite:
+        values = values[finite]
+        if values.size == 0:
+            return
+    node.value_norm = _norm(values)
+    node.value_min = float(values.min())
+    node.value_max = float(values.max())
