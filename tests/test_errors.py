@@ -838,3 +838,22 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         tg.save(path, rnn)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # the temporary file is gone
+
+
+# ---------------------------------------------------------------------------------- scalar engine
+SCALAR_CASES = [
+    ("Value from string", lambda: tg.Value("a"), DTypeError, r"Value: expected a real number, got str 'a'"),
+    ("Value plus None", lambda: tg.Value(1.0) + None, DTypeError, r"Value: cannot combine a Value with NoneType"),
+    ("log of negative", lambda: tg.Value(-1.0).log(), ArgumentError, r"log: x = -1.0 is outside the domain x > 0"),
+    ("exp overflow", lambda: tg.Value(1000.0).exp(), ArgumentError, r"exp: e \*\* 1000.0 overflows float64"),
+    ("division by zero", lambda: tg.Value(1.0) / 0, ArgumentError, r"pow: 0.0 \*\* -1 divides by zero"),
+    ("complex power", lambda: tg.Value(-8.0) ** (1 / 3), ArgumentError, r"pow: -8.0 \*\* 0.333.* is not a real number"),
+    ("Value exponent", lambda: tg.Value(2.0) ** tg.Value(2.0), DTypeError, r"the exponent must be an int or float"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), [c[1:] for c in SCALAR_CASES], ids=[c[0] for c in SCALAR_CASES])
+def test_scalar_engine_misuse_raises_a_clear_project_error(call, error, pattern):
+    with pytest.raises(error, match=pattern) as info:
+        call()
+    assert isinstance(info.value, TinygradRNNError) and info.value.__cause__ is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .autograd import STATE, toposort
-from .errors import DTypeError
+from .errors import ArgumentError, DTypeError
 
 
 def _value(x) -> Value:
@@ -39,7 +39,10 @@ class Value:
     __slots__ = ("data", "grad", "parents", "op", "scope", "name", "_backward")
 
     def __init__(self, data: float, name: str | None = None, _parents: tuple = (), _op: str = "") -> None:
-        self.data = float(data)
+        try:
+            self.data = float(data)
+        except (TypeError, ValueError):
+            raise DTypeError(f"Value: expected a real number, got {type(data).__name__} {data!r:.40}") from None
         self.grad = 0.0
         self.parents = _parents
         self.op = _op
@@ -71,18 +74,30 @@ class Value:
     def __pow__(self, exponent) -> Value:
         if not isinstance(exponent, int | float):
             raise DTypeError("Value.__pow__: the exponent must be an int or float constant")
-        out = Value(self.data**exponent, None, (self,), "pow")
+        try:
+            result = self.data**exponent
+        except ZeroDivisionError:
+            raise ArgumentError(f"pow: 0.0 ** {exponent} divides by zero") from None
+        if isinstance(result, complex):  # Python gives (-8) ** (1/3) as a complex number
+            raise ArgumentError(f"pow: {self.data} ** {exponent} is not a real number")
+        out = Value(result, None, (self,), "pow")
         out._backward = lambda g: (g * exponent * self.data ** (exponent - 1),)
         return out
 
     def exp(self) -> Value:
         """e ** x."""
-        out = Value(math.exp(self.data), None, (self,), "exp")
+        try:
+            result = math.exp(self.data)
+        except OverflowError:
+            raise ArgumentError(f"exp: e ** {self.data} overflows float64 (the largest is about e ** 709.78)") from None
+        out = Value(result, None, (self,), "exp")
         out._backward = lambda g: (g * out.data,)
         return out
 
     def log(self) -> Value:
         """Natural logarithm (x > 0)."""
+        if self.data <= 0:
+            raise ArgumentError(f"log: x = {self.data} is outside the domain x > 0")
         out = Value(math.log(self.data), None, (self,), "log")
         out._backward = lambda g: (g / self.data,)
         return out
