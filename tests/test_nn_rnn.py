@@ -402,3 +402,15 @@ def test_repr_and_mode():
     assert nn.RNN(1, 1, nonlinearity="relu").mode == "RNN_RELU"
     assert nn.GRU(1, 1).mode == "GRU"
     assert repr(nn.GRUCell(2, 3, bias=False)) == "GRUCell(2, 3, bias=False)"
+
+
+@pytest.mark.slow
+def test_two_thousand_step_lstm_backpropagates_without_recursion():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(1, 2)
+    x = Tensor(np.random.default_rng(14).standard_normal((2000, 1, 1)), requires_grad=True)
+    _, (h_n, c_n) = lstm(x)
+    (h_n.sum() + c_n.sum()).backward()  # ~40,000 nodes deep: an iterative backward is required
+    assert x.grad.shape == x.shape and np.all(np.isfinite(x.grad))
+    assert np.any(x.grad[-1] != 0) and np.all(np.isfinite(lstm.weight_hh_l0.grad))
+    assert lstm.weight_hh_l0.grad.any()
