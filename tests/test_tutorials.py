@@ -1,0 +1,84 @@
+"""Every tutorial runs in quick mode, checks its claims, and writes the figures it announces.
+
+Each tutorial is run in a fresh interpreter (as a user would run it) through the same helper the
+command line uses. A tutorial passes when it exits 0, printed the output folder it was given, and
+every file it reported (``wrote <path>``) exists inside that folder and is non-empty; at least one
+matplotlib PNG must be among them. A tutorial whose claim stops holding exits non-zero (checked
+below with a deliberately false claim), so CI fails when a lesson no longer demonstrates its point.
+"""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tinygrad_rnn.cli import main as cli_main
+from tinygrad_rnn.tutorials_cli import DEFAULT_DIR, find_tutorials, run_tutorial
+
+TUTORIALS = find_tutorials()
+
+
+def test_the_course_has_its_ten_lessons_in_order():
+    assert [t.number for t in TUTORIALS][:10] == list(range(1, 11))
+    assert all(t.title.startswith(f"Lesson {t.number}:") for t in TUTORIALS)
+
+
+@pytest.mark.parametrize("tutorial", TUTORIALS, ids=[t.name for t in TUTORIALS])
+def test_tutorial_runs_quick_and_writes_its_figures(tutorial, tmp_path):
+    result = run_tutorial(tutorial, tmp_path, quick=True, timeout=300)
+    assert result.returncode == 0, result.output[-3000:]
+    folder = tmp_path / tutorial.name
+    assert f"output folder: {folder}" in result.output
+    assert "done:" in result.output and "claims hold" in result.output
+    assert result.written, "a tutorial must write at least one figure"
+    for path in result.written:
+        assert path.parent == folder, f"{path} is outside the output folder"
+        assert path.is_file() and path.stat().st_size > 0, f"{path} is missing or empty"
+    assert any(p.suffix == ".png" for p in result.written)
+    assert len(result.key) == 1, "each lesson marks exactly one gallery figure"
+
+
+def test_a_failed_claim_fails_the_tutorial(tmp_path):
+    script = tmp_path / "99_broken.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(DEFAULT_DIR)!r})
+            from _common import Lesson
+            lesson = Lesson("Lesson 99: broken.", "99_broken")
+            lesson.claim(1 + 1 == 3, "arithmetic is broken")
+            lesson.done()
+            """
+        )
+    )
+    process = subprocess.run(
+        [sys.executable, "-O", str(script), "--out", str(tmp_path / "o")], capture_output=True, text=True, check=False
+    )
+    assert process.returncode != 0
+    assert "claim failed: arithmetic is broken" in process.stderr
+    assert "done:" not in process.stdout
+
+
+def test_cli_lists_tutorials_and_rejects_unknown_numbers(capsys):
+    assert cli_main(["tutorials", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "06_long_term_benchmarks.py" in listing and "Lesson 6:" in listing
+    assert cli_main(["tutorials", "--run", "42"]) == 1
+    assert "no tutorial '42'" in capsys.readouterr().err
+
+
+def test_cli_reports_a_missing_tutorials_folder(tmp_path, capsys):
+    assert cli_main(["tutorials", "--dir", str(tmp_path / "nowhere")]) == 1
+    assert "no tutorials folder" in capsys.readouterr().err
+
+
+def test_cli_runs_a_tutorial_and_collects_its_gallery_figure(tmp_path, capsys):
+    gallery = tmp_path / "gallery"
+    status = cli_main(["tutorials", "--run", "2", "--quick", "--out", str(tmp_path / "out"), "--gallery", str(gallery)])
+    assert status == 0, capsys.readouterr()
+    figure = gallery / "02_rnn_unrolled.png"
+    assert figure.is_file() and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(Path(gallery).glob("*.tmp"))

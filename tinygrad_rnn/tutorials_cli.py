@@ -1,0 +1,152 @@
+"""``tinygrad-rnn tutorials``: list, run and collect the gallery of the tutorials.
+
+The tutorials are scripts in the repository's ``tutorials/`` folder (``NN_name.py``); each writes its
+figures to an output folder, prints ``wrote <path>`` for every file (``wrote [key] <path>`` for its
+gallery figure) and checks the claims it teaches. This module finds them, reads their titles
+without importing them, and runs each in a fresh interpreter.
+
+    python -m tinygrad_rnn tutorials --list
+    python -m tinygrad_rnn tutorials --run 3 6 [--quick] [--out out/tutorials]
+    python -m tinygrad_rnn tutorials --run all --gallery docs/gallery   # regenerates the README gallery
+
+Only the standard library is used here; the tutorials themselves need the ``viz`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Tutorial", "find_tutorials", "register", "run_tutorial"]
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tutorials"
+_NAME = re.compile(r"^(\d\d)_(\w+)\.py$")
+_WROTE = re.compile(r"^wrote (\[key\] )?(.+)$")
+
+
+@dataclass(frozen=True)
+class Tutorial:
+    """One tutorial script: its number, file stem, path and title (first line of its docstring)."""
+
+    number: int
+    name: str
+    path: Path
+    title: str
+
+
+def find_tutorials(folder: Path | str = DEFAULT_DIR) -> list[Tutorial]:
+    """Return the tutorials in ``folder`` ordered by number.
+
+    Raises:
+        FileNotFoundError: if the folder does not exist (e.g. an installed copy without the repository).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no tutorials folder at {folder}; run from a clone of the repository or pass --dir")
+    found = []
+    for path in sorted(folder.iterdir()):
+        match = _NAME.match(path.name)
+        if not match:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or path.stem
+        found.append(Tutorial(int(match.group(1)), path.stem, path, doc.strip().splitlines()[0]))
+    return found
+
+
+@dataclass
+class _Result:
+    tutorial: Tutorial
+    returncode: int
+    seconds: float
+    written: list[Path]
+    key: list[Path]
+    output: str
+
+
+def run_tutorial(tutorial: Tutorial, out: Path, quick: bool = False, timeout: float = 600.0) -> _Result:
+    """Run one tutorial in a fresh interpreter, writing into ``out/<name>``; return what it did."""
+    command = [sys.executable, str(tutorial.path), "--out", str(out / tutorial.name)]
+    if quick:
+        command.append("--quick")
+    # One BLAS thread per run: the tutorials are small, and extra threads only fight for the cores.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    start = time.perf_counter()
+    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    seconds = time.perf_counter() - start
+    written, key = [], []
+    for line in process.stdout.splitlines():
+        match = _WROTE.match(line)
+        if match:
+            written.append(Path(match.group(2)))
+            if match.group(1):
+                key.append(Path(match.group(2)))
+    return _Result(tutorial, process.returncode, seconds, written, key, process.stdout + process.stderr)
+
+
+def _select(tutorials: list[Tutorial], wanted: list[str]) -> list[Tutorial]:
+    if wanted == ["all"]:
+        return tutorials
+    by_number = {t.number: t for t in tutorials}
+    chosen = []
+    for item in wanted:
+        if not item.isdigit() or int(item) not in by_number:
+            raise ValueError(f"no tutorial {item!r}; choose from {sorted(by_number)} or 'all'")
+        chosen.append(by_number[int(item)])
+    return chosen
+
+
+def _command(args: argparse.Namespace) -> int:
+    tutorials = find_tutorials(args.dir)
+    if not args.numbers:
+        for t in tutorials:
+            print(f"{t.number:2d}  {t.path.name:34s} {t.title}")
+        return 0
+    chosen = _select(tutorials, args.numbers)
+    out = Path(args.out)
+    failed = []
+    key_figures = []
+    for t in chosen:
+        print(f"running {t.path.name}{' --quick' if args.quick else ''} ...", flush=True)
+        result = run_tutorial(t, out, quick=args.quick)
+        status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
+        print(f"  {status} in {result.seconds:.1f} s, {len(result.written)} files in {out / t.name}")
+        if result.returncode != 0:
+            failed.append(t.name)
+            print("  " + "\n  ".join(result.output.strip().splitlines()[-8:]))
+        key_figures += [(t, path) for path in result.key]
+    if args.gallery and not failed:
+        gallery = Path(args.gallery)
+        gallery.mkdir(parents=True, exist_ok=True)
+        for t, path in key_figures:
+            target = gallery / f"{t.name}{path.suffix}"
+            temporary = target.with_suffix(target.suffix + ".tmp")
+            shutil.copyfile(path, temporary)
+            os.replace(temporary, target)  # atomic: a failed copy never leaves half an image
+            print(f"gallery: {target}")
+    if failed:
+        raise RuntimeError(f"{len(failed)} tutorial(s) failed: {', '.join(failed)}")
+    return 0
+
+
+def register(subcommands) -> None:
+    """Add the ``tutorials`` subcommand to the command line's subparsers."""
+    parser = subcommands.add_parser(
+        "tutorials",
+        help="list or run the tutorials (the recurrent-networks course)",
+        description="List the tutorials, run some or all of them, and collect the README gallery.",
+    )
+    parser.add_argument("--list", action="store_true", help="list the tutorials (the default)")
+    parser.add_argument("--run", nargs="+", metavar="N", dest="numbers", help="tutorial numbers to run, or 'all'")
+    parser.add_argument("--quick", action="store_true", help="run in quick mode (what CI runs)")
+    parser.add_argument("--out", default=str(Path("out") / "tutorials"), help="output folder (default out/tutorials)")
+    parser.add_argument("--gallery", metavar="DIR", help="copy each tutorial's key figure into DIR")
+    parser.add_argument("--dir", default=str(DEFAULT_DIR), help="folder holding the tutorial scripts")
+    parser.set_defaults(run=_command)  # ``run`` is the command line's dispatch slot, hence dest="numbers"
