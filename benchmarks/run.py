@@ -85,14 +85,16 @@ def time_interleaved(impls: dict, repeats: int, target: float) -> dict[str, floa
     samples: dict[str, list[float]] = {label: [] for label in impls}
     gc_was_enabled = gc.isenabled()
     for _ in range(repeats):
-        for label, fn in impls.items():
-            n = inner[label]
-            gc.collect()
-            gc.disable()  # a collection in the middle of one sample would be charged to whoever is running
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples[label].append((time.perf_counter() - start) / n)
+        gc.collect()
+        gc.disable()  # a collection in the middle of one sample would be charged to whoever is running
+        try:
+            for label, fn in impls.items():
+                n = inner[label]
+                start = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                samples[label].append((time.perf_counter() - start) / n)
+        finally:
             if gc_was_enabled:
                 gc.enable()
     return {label: statistics.median(s) for label, s in samples.items()}
@@ -203,7 +205,7 @@ def _peaks(impls: dict) -> dict[str, float | None]:
 def bench_charrnn(report: Report, quick: bool) -> None:
     wl.check_charrnn()
     impls = wl.make_charrnn("float32")
-    times = time_interleaved(impls, repeats=3 if quick else 21, target=0.01 if quick else 0.05)
+    times = time_interleaved(impls, repeats=1 if quick else 21, target=0.002 if quick else 0.05)
     ratios = _ratio_rows(report, "char-RNN train step (V 65, H 100, T 25, B 1)", impls, times, _peaks(impls))
     report.goals.append(_at_most("char-RNN, ops path <= 1.5x numpy", ratios["tinygrad_rnn ops"], 1.5))
     report.goals.append(_at_most("char-RNN, fused path <= 1.15x numpy", ratios["tinygrad_rnn fused"], 1.15))
@@ -212,8 +214,9 @@ def bench_charrnn(report: Report, quick: bool) -> None:
 def bench_lstm(report: Report, quick: bool) -> None:
     wl.check_lstm()
     impls = wl.make_lstm("float32")
-    times = time_interleaved(impls, repeats=3 if quick else 15, target=0.01 if quick else 0.1)
-    ratios = _ratio_rows(report, "LSTM fwd+bwd (B 32, I 32, H 128, T 50)", impls, times, _peaks(impls))
+    times = time_interleaved(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.1)
+    sizes = "B {batch}, I {input}, H {hidden}, T {steps}".format(**wl.LSTM)
+    ratios = _ratio_rows(report, f"LSTM fwd+bwd ({sizes})", impls, times, _peaks(impls))
     report.goals.append(_at_most("LSTM, ops path <= 1.3x numpy", ratios["tinygrad_rnn ops"], 1.3))
     if "torch nn.LSTM" in times:
         vs_torch = times["tinygrad_rnn fused"] / times["torch nn.LSTM"]
@@ -224,7 +227,7 @@ def bench_lstm(report: Report, quick: bool) -> None:
 
 def bench_per_op(report: Report, quick: bool) -> None:
     impls = wl.make_per_op("float32")
-    times = time_interleaved(impls, repeats=3 if quick else 21, target=0.005 if quick else 0.05)
+    times = time_interleaved(impls, repeats=1 if quick else 21, target=0.002 if quick else 0.05)
     _ratio_rows(report, "per-op overhead: 1x1 add fwd+bwd", impls, times, {})
     us = times["tinygrad_rnn"] * 1e6
     goal = Goal("per-op overhead <= 8 us", f"{us:.1f} us", us <= 8.0)
@@ -235,14 +238,14 @@ def bench_per_op(report: Report, quick: bool) -> None:
 
 def bench_scalar(report: Report, quick: bool) -> None:
     impls = wl.make_scalar(samples=4 if quick else 10)
-    times = time_interleaved(impls, repeats=3 if quick else 15, target=0.01 if quick else 0.05)
+    times = time_interleaved(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.05)
     _ratio_rows(report, "scalar engine: 3-16-16-1 MLP fwd+bwd", impls, times, {})
     speedup = times["micrograd-style"] / times["tinygrad_rnn.scalar"]
     report.goals.append(Goal("scalar engine >= 2x faster than micrograd-style", f"{speedup:.2f}x", speedup >= 2.0))
 
 
 def bench_chain(report: Report, quick: bool, threads: int) -> None:
-    n = 10_000 if quick else 100_000
+    n = 5_000 if quick else 100_000
     name = f"chain of {n:,} ops, build+backward"
     seconds = _median_time(lambda: wl.tg_chain(n), 1 if quick else 5)
     peak = peak_memory_mb(lambda: wl.tg_chain(n))
@@ -268,7 +271,7 @@ def bench_chain(report: Report, quick: bool, threads: int) -> None:
 
 
 def bench_unrolled(report: Report, quick: bool) -> None:
-    steps = 1_000 if quick else 10_000
+    steps = 200 if quick else 10_000
     name = f"RNN (I 8, H 32) unrolled {steps:,} steps, fwd+bwd"
     for label, fused in (("tinygrad_rnn ops", False), ("tinygrad_rnn fused", True)):
         run = wl.make_unrolled(steps, fused)
@@ -388,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if wl.torch is not None:
         wl.torch.set_num_threads(args.threads)
+    if args.quick:
+        wl.LSTM["steps"] = 10  # the same code paths in a fifth of the time
 
     report = Report(machine=machine_description(args.threads))
     for name in args.only or list(BENCHES):

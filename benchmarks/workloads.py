@@ -100,6 +100,10 @@ def check_charrnn() -> None:
     inputs, targets = _charrnn_data()
     h0 = np.zeros((CHARRNN["hidden"], 1))
     loss, grads, _ = ref.charrnn_loss_and_grads(params, inputs, targets, h0)
+    loss_b, grads_b, _ = ref.charrnn_loss_and_grads_batched(params, inputs, targets, h0)
+    _close("numpy batched", "loss", np.float64(loss_b), np.float64(loss))
+    for k in ref.CHARRNN_PARAMS:
+        _close("numpy batched", k, grads_b[k], grads[k])
     x = _one_hot(inputs, CHARRNN["vocab"], np.float64)
     for label, fn in (("tinygrad ops", _tg_charrnn_loss_ops), ("tinygrad fused", _tg_charrnn_loss_fused)):
         p = _tg_params(params)
@@ -133,6 +137,15 @@ def make_charrnn(dtype: str = "float32") -> dict:
         ref.clip_and_adagrad(params, grads, memory)
 
     impls["numpy (hand-derived)"] = numpy_step
+
+    params_b = ref.charrnn_init(vocab, hidden, dtype)
+    memory_b = {k: np.zeros_like(v) for k, v in params_b.items()}
+
+    def numpy_batched_step():
+        _, grads, _ = ref.charrnn_loss_and_grads_batched(params_b, inputs, targets, h_col)
+        ref.clip_and_adagrad(params_b, grads, memory_b)
+
+    impls["numpy, weight grads batched"] = numpy_batched_step
 
     def tg_step(loss_fn):
         p = _tg_params(ref.charrnn_init(vocab, hidden, dtype))
