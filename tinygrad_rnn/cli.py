@@ -191,7 +191,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from viz.demo import run_demo
 
     have_dot = shutil.which("dot") is not None
-    for path in run_demo(out, steps=args.steps, seed=args.seed, render=have_dot):
+    for path in run_demo(out, steps=args.steps, seed=args.seed, render=have_dot, quick=args.quick):
         print(f"wrote {path}")
     if not have_dot:
         print(
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out", help="output folder (created if missing; default: out)")
     demo.add_argument("--steps", type=_steps, default=5, help="time steps of the op-level RNN graph (default 5)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--quick", action="store_true", help="smaller models and fewer steps (same files; for tests)")
     demo.set_defaults(run=_cmd_demo)
 
     graph = commands.add_parser(

@@ -400,7 +400,8 @@ def gradient_flow(model, x, loss_fn: Callable | None = None, kind: str | None = 
         kind: label for the result (default: the model's class name in lower case).
 
     Returns:
-        A :class:`GradientFlow`. Parameters' ``.grad`` are left as they were.
+        A :class:`GradientFlow`. Parameters' ``.grad`` are left as they were. A layer built with
+        ``fused=True`` is run op by op for the measurement (it gives the same numbers).
 
     Raises:
         GraphError: if no recurrent state can be found in the unrolled graph.
@@ -408,7 +409,15 @@ def gradient_flow(model, x, loss_fn: Callable | None = None, kind: str | None = 
     from .tensor import Tensor
 
     kind = kind or type(model).__name__.lower()
-    output, _ = model(x if isinstance(x, Tensor) else Tensor(np.asarray(x)))
+    fused = getattr(model, "fused", False)
+    try:
+        # A fused layer is one node for all steps; unroll op by op (same numbers) to see inside it.
+        if fused:
+            model.fused = False
+        output, _ = model(x if isinstance(x, Tensor) else Tensor(np.asarray(x)))
+    finally:
+        if fused:
+            model.fused = True
     loss = loss_fn(output) if loss_fn is not None else 0.5 * (output[-1] * output[-1]).sum()
     graph = trace(loss, gradients=False)
     layers = getattr(model, "num_layers", 1)

@@ -87,7 +87,7 @@ def _neuron_vs_layer(seed: int) -> dot.Drawing:
     )
 
 
-def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True) -> list[Path]:
+def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quick: bool = False) -> list[Path]:
     """Write the demo pictures into ``out``; returns the written paths.
 
     Args:
@@ -95,6 +95,7 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True) -> l
         steps: time steps of the op-level RNN graph.
         seed: seed of every model and input.
         render: also render SVG/PNG with Graphviz (else only ``.dot`` files and the matplotlib plots).
+        quick: smaller models and fewer steps (the same files; used by the tests).
     """
     out = Path(out)
     written: list[Path] = []
@@ -110,9 +111,9 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True) -> l
     )
 
     # 2-4. Sixteen steps: RNN vs LSTM, one node per step; the rolled view; the contribution bars.
-    long_steps = 16
-    rnn, rnn_graph = _unroll("rnn", long_steps, 8, seed)
-    _, lstm_graph = _unroll("lstm", long_steps, 8, seed, memory_bias=2.0)
+    long_steps, hidden = (6, 3) if quick else (16, 8)
+    rnn, rnn_graph = _unroll("rnn", long_steps, hidden, seed)
+    _, lstm_graph = _unroll("lstm", long_steps, hidden, seed, memory_bias=2.0)
     written += _write_drawing(
         dot.draw(
             rnn_graph,
@@ -145,13 +146,14 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True) -> l
     written.append(plots.save_figure(fig, out / "rnn_contributions.png"))
 
     # 5-6. Gradient flow through 40 steps.
-    x = np.random.default_rng(seed + 1).standard_normal((40, 4, 4))
+    flow_steps, flow_hidden = (10, 4) if quick else (40, 16)
+    x = np.random.default_rng(seed + 1).standard_normal((flow_steps, 4, 4))
     flows = [
-        gradient_flow(make_model("rnn", 4, 16, seed=seed), x, kind="rnn"),
-        gradient_flow(make_model("gru", 4, 16, seed=seed), x, kind="gru"),
-        gradient_flow(make_model("lstm", 4, 16, seed=seed), x, kind="lstm"),
-        gradient_flow(make_model("gru", 4, 16, seed=seed, memory_bias=2.0), x, kind="gru"),
-        gradient_flow(make_model("lstm", 4, 16, seed=seed, memory_bias=2.0), x, kind="lstm"),
+        gradient_flow(make_model("rnn", 4, flow_hidden, seed=seed), x, kind="rnn"),
+        gradient_flow(make_model("gru", 4, flow_hidden, seed=seed), x, kind="gru"),
+        gradient_flow(make_model("lstm", 4, flow_hidden, seed=seed), x, kind="lstm"),
+        gradient_flow(make_model("gru", 4, flow_hidden, seed=seed, memory_bias=2.0), x, kind="gru"),
+        gradient_flow(make_model("lstm", 4, flow_hidden, seed=seed, memory_bias=2.0), x, kind="lstm"),
     ]
     labels = [
         f"RNN (tanh), ρ(W_hh) = {flows[0].spectral_radius:.2f}",
@@ -163,11 +165,13 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True) -> l
     fig = plots.plot_gradient_flow(
         flows,
         labels,
-        title="Gradient carried back through time (40 steps, hidden 16): ‖dh_T/dh_t‖ computed by the engine",
+        title=f"Gradient carried back through time ({flow_steps} steps, hidden {flow_hidden}): "
+        f"‖dh_T/dh_t‖ computed by the engine",
     )
     written.append(plots.save_figure(fig, out / "gradient_flow.png"))
     fig = plots.plot_state_gradients(
-        flows[0].state_grads, title="RNN: |dL/dh_t| per step and hidden unit (loss on step 39) — it vanishes"
+        flows[0].state_grads,
+        title=f"RNN: |dL/dh_t| per step and hidden unit (loss on step {flow_steps - 1}) — it vanishes",
     )
     written.append(plots.save_figure(fig, out / "state_gradients.png"))
 
