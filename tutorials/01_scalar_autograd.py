@@ -77,7 +77,7 @@ scalar_params = {
     for name, array in {"W1": W1, "b1": b1, "W2": W2, "b2": b2}.items()
 }
 x_example = [1.0, -2.0]
-y_scalar = mlp_values(scalar_params, x_example)
+y_scalar = mlp_values(scalar_params, [Value(v, name=f"x[{i}]") for i, v in enumerate(x_example)])
 y_scalar.backward()
 neuron_nodes = len(toposort(y_scalar))
 
@@ -85,6 +85,8 @@ neuron_nodes = len(toposort(y_scalar))
 tensor_params = {
     name: Tensor(array.copy(), requires_grad=True) for name, array in {"W1": W1, "b1": b1, "W2": W2, "b2": b2}.items()
 }
+for name, tensor in tensor_params.items():
+    tensor.name = name  # the drawing labels named leaves
 x_tensor = Tensor(np.array(x_example))
 y_tensor = tensor_params["W2"] @ (tensor_params["W1"] @ x_tensor + tensor_params["b1"]).tanh() + tensor_params["b2"]
 y_tensor.sum().backward()

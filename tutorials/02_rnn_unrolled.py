@@ -22,8 +22,9 @@ import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor
+from tinygrad_rnn.graph import record_gradients
 
-T = lesson.pick(8, 5)  # time steps
+T = lesson.pick(4, 3)  # time steps (kept small so the drawing stays readable)
 D, H, K = 3, 4, 2  # input, hidden, output sizes
 rng = lesson.rng
 W_xh = Tensor(rng.normal(0, 0.5, (H, D)), requires_grad=True)
@@ -58,7 +59,8 @@ def unrolled(W_hh_at) -> tuple[Tensor, list[Tensor], list[Tensor]]:
 loss, step_losses, states = unrolled(lambda t: W_hh)
 for h in states:
     h.retain_grad()
-loss.backward()
+with record_gradients() as record:  # also keep the gradient sent along every edge, for the drawing
+    loss.backward()
 print(f"\ntotal loss {loss.item():.5f} = sum of {T} per-step losses {[round(s.item(), 4) for s in step_losses]}")
 lesson.claim(
     abs(loss.item() - sum(s.item() for s in step_losses)) < 1e-12, "the total loss is the sum of per-step losses"
@@ -108,7 +110,13 @@ lesson.claim(
 
 # ---------------------------------------------------------------------------------------------
 # 4. Pictures: the unrolled graph clustered by time step, and the per-step contributions.
-lesson.draw(loss, "unrolled_rnn", title=f"vanilla RNN unrolled over {T} steps", key=True)
+lesson.draw(
+    loss,
+    "unrolled_rnn",
+    title=f"vanilla RNN unrolled over {T} steps: W_hh's edges carry each step's contribution",
+    gradients=record,
+    key=True,
+)
 
 norms = np.linalg.norm(contributions.reshape(T, -1), axis=1)
 fig, ax = plt.subplots(figsize=(6, 3.2))

@@ -76,7 +76,7 @@ class CharLSTM(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(V, H, batch_first=True)
+        self.lstm = nn.LSTM(V, H, batch_first=True, fused=True)  # one node per layer: faster, same numbers
         self.head = nn.Linear(H, V)
 
     def forward(self, ids: np.ndarray, state=None):
@@ -140,16 +140,20 @@ def generate(prompt: str, length: int, temperature: float, sample_rng) -> tuple[
 
 
 known_words = set(text.split())
-entropy_by_tau = {}
+entropy_by_tau, real_by_tau = {}, {}
 for tau in (0.5, 1.0, 1.5):
     sample, entropy = generate("the ", lesson.pick(200, 60), tau, np.random.default_rng(1))
     words = sample.split()
     real = np.mean([w.strip(".,;:()") in known_words for w in words])
-    entropy_by_tau[tau] = entropy
+    entropy_by_tau[tau], real_by_tau[tau] = entropy, real
     print(f"\ntau = {tau}: mean entropy {entropy:.2f} nats, {real:.0%} of words are real words\n  {sample!r}")
 lesson.claim(
     entropy_by_tau[0.5] < entropy_by_tau[1.0] < entropy_by_tau[1.5],
     "a higher temperature flattens the next-character distribution (its entropy grows)",
+)
+lesson.claim(
+    real_by_tau[0.5] > real_by_tau[1.5],
+    f"low temperature writes more real words ({real_by_tau[0.5]:.0%} at tau 0.5 vs {real_by_tau[1.5]:.0%} at 1.5)",
 )
 
 fig, ax = plt.subplots(figsize=(6, 3.4))
