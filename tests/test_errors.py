@@ -857,3 +857,84 @@ def test_scalar_engine_misuse_raises_a_clear_project_error(call, error, pattern)
     with pytest.raises(error, match=pattern) as info:
         call()
     assert isinstance(info.value, TinygradRNNError) and info.value.__cause__ is None
+
+
+# ------------------------------------------------------------------------------------ command line
+BAD_ARGUMENTS = [
+    (["fly"], r"invalid choice: 'fly'"),
+    ([], r"the following arguments are required: COMMAND"),
+    (["graph", "--steps", "abc"], r"argument --steps: expected a whole number, got 'abc'"),
+    (["graph", "--steps", "0"], r"argument --steps: expected a number >= 1, got 0"),
+    (["graph", "--model", "transformer"], r"argument --model: invalid choice: 'transformer'"),
+    (["graph", "--seed", "-1"], r"argument --seed: expected a number >= 0, got -1"),
+    (["gradflow", "--spectral-radius", "x"], r"argument --spectral-radius: expected numbers separated by commas"),
+    (["gradflow", "--models", "rnn,cnn"], r"argument --models: unknown model\(s\) \['cnn'\]"),
+    (["demo", "--steps", "-2"], r"argument --steps: expected a number >= 1, got -2"),
+]
+
+
+def _run_cli(argv, capsys) -> tuple[int, str]:
+    from tinygrad_rnn import cli
+
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:  # argparse exits on bad arguments
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.err
+
+
+@pytest.mark.parametrize(("argv", "pattern"), BAD_ARGUMENTS, ids=[" ".join(a) or "nothing" for a, _ in BAD_ARGUMENTS])
+def test_cli_rejects_bad_arguments_with_one_line_and_exit_status_2(argv, pattern, capsys):
+    status, err = _run_cli(argv, capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and re.search(pattern, err), err
+    assert "Traceback" not in err
+
+
+def _unwritable_outputs(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    return [
+        (["graph", "--steps", "2", "-o", str(tmp_path / "missing" / "g.svg")], r"folder .*missing does not exist"),
+        (["graph", "--steps", "2", "-o", str(a_file / "g.svg")], r"folder .*a_file does not exist"),
+        (["graph", "--steps", "2", "-o", str(tmp_path)], r"it is a folder"),
+        (
+            ["graph", "--steps", "2", "-o", str(tmp_path / "g.png"), "--format", "svg"],
+            r"suffix \.png but --format is svg",
+        ),
+        (["gradflow", "--steps", "2", "-o", str(tmp_path / "flow.dot")], r"gradflow writes a plot"),
+        (["demo", "--quick", "--out", str(a_file / "out")], r"cannot create output folder .*a_file/out"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_cli_refuses_unwritable_outputs_with_one_line_and_leaves_no_file(case, tmp_path, capsys):
+    argv, pattern = _unwritable_outputs(tmp_path)[case]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    status, err = _run_cli(argv, capsys)
+    assert status == 1
+    assert err.count("\n") == 1 and re.search(pattern, err), err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, not even a temp file
+
+
+def test_cli_as_a_process_prints_no_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(tg.__file__).resolve().parent.parent)  # works installed or from a checkout
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run(
+        [sys.executable, "-m", "tinygrad_rnn", "graph", "--steps", "2", "-o", str(tmp_path / "no" / "g.svg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("tinygrad-rnn graph: error: cannot write") and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

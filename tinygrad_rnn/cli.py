@@ -63,6 +63,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:  # numpy's generators refuse negative seeds with a message that names no argument
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def _steps(text: str) -> int:
     value = _positive_int(text)
     if value > 100_000:
@@ -215,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="out", help="output folder (created if missing; default: out)")
     demo.add_argument("--steps", type=_steps, default=5, help="time steps of the op-level RNN graph (default 5)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     demo.add_argument("--quick", action="store_true", help="smaller models and fewer steps (same files; for tests)")
     demo.set_defaults(run=_cmd_demo)
 
@@ -236,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-nodes", type=int, default=300, help="collapse past this many drawn nodes; 0 = never (default 300)"
     )
     graph.add_argument("--no-heat", action="store_true", help="no gradient colouring")
-    graph.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    graph.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     graph.add_argument("-o", "--output", default="graph.svg", help="output file (default graph.svg)")
     graph.add_argument("--format", choices=FORMATS, help="output format (default: from the file suffix, else svg)")
     graph.set_defaults(run=_cmd_graph)
@@ -255,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_argument("--input-size", type=_positive_int, default=4, help="input features (default 4)")
     flow.add_argument("--hidden-size", type=_positive_int, default=16, help="hidden units (default 16)")
     flow.add_argument("--batch", type=_positive_int, default=4, help="batch size (default 4)")
-    flow.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    flow.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     flow.add_argument("-o", "--output", default="gradient_flow.png", help="output plot (default gradient_flow.png)")
     flow.add_argument("--format", choices=("png", "svg", "pdf"), help="plot format (default: from the suffix)")
     flow.set_defaults(run=_cmd_gradflow)
