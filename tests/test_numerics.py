@@ -135,6 +135,7 @@ F32, F64 = np.float32, np.float64
         (lambda: Tensor(np.ones(2, F32)), lambda: 2.5, F32),  # Python number takes the tensor's dtype
         (lambda: 2.5, lambda: Tensor(np.ones(2, F32)), F32),
         (lambda: Tensor(np.ones(2, F32)), lambda: [1.0, 2.0], F32),  # so does a list
+        (lambda: Tensor(np.ones(2, F32)), lambda: np.ones(2, F64), F32),  # and a bare array: a constant
         (lambda: Tensor(np.ones(2, F32)), lambda: Tensor(np.array([1, 2])), F64),  # int64 tensor: float64
         (lambda: Tensor(np.ones(2, F32)), lambda: Tensor(np.array([True, False])), F32),  # bool mask: keeps float
         (lambda: Tensor(np.array([1, 2])), lambda: 3, np.int64),  # integers among themselves stay integer

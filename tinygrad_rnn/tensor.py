@@ -49,9 +49,10 @@ class Tensor:
 
     * Python numbers and lists become float64 (``dtype="float32"`` asks for single precision);
       numpy float arrays keep their dtype.
-    * float32 with float64 gives float64, as in numpy. A Python number (or list) used as an operand
-      takes the dtype of the tensor beside it, so ``x32 * 2.0`` stays float32: nothing is upcast
-      behind your back.
+    * float32 with float64 gives float64, as in numpy. An operand that is not a Tensor (a Python
+      number, list or numpy array) is a constant and takes the float dtype of the tensor beside it,
+      so ``x32 * 2.0`` stays float32: nothing is upcast behind your back. (Wrap a float64 array in
+      a Tensor to have it promote instead.)
     * numpy integer and boolean arrays stay integer/boolean: they serve as indices, targets and
       masks, and cannot require gradients (:class:`DTypeError`). In arithmetic they follow numpy's
       promotion (an int64 tensor with any float tensor gives float64; a boolean mask with a float
