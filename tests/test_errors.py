@@ -351,6 +351,22 @@ ENGINE_CASES = [
         r"chunk: axis 1 of shape \(2, 3\) cannot be split into 2 equal pieces",
     ),
     # -- other arguments
+    (
+        "clip string bound",
+        lambda: _x().clip("a"),
+        DTypeError,
+        TypeError,
+        r"clip: low must be a number or numeric array",
+    ),
+    (
+        "clip bound shape",
+        lambda: _x().clip(np.zeros(4)),
+        ShapeError,
+        ValueError,
+        r"clip: bounds of shapes \(4,\) and \(\) cannot be broadcast to the tensor's shape \(2, 3\)",
+    ),
+    ("iterate 0-d", lambda: list(Tensor(1.0)), DTypeError, TypeError, r"iter: cannot iterate over a 0-d tensor"),
+    ("float of many", lambda: float(_x()), ShapeError, ValueError, r"item: only one-element tensors"),
     ("clip no bounds", lambda: _x().clip(), ArgumentError, ValueError, r"clip: give at least one of low and high"),
     (
         "clip crossed",
@@ -515,6 +531,9 @@ def test_valid_inputs_close_to_the_guards_still_work():
     assert tg.where(np.array([1, 0, 1]), x, -x).tolist() == [[0.0, -1.0, 2.0], [3.0, -4.0, 5.0]]
     assert bool(Tensor([2.0])) is True and bool(Tensor(0.0)) is False
     assert x.clip(1.0, 1.0).tolist() == [[1.0] * 3] * 2
+    assert x.clip(Tensor(1.0), np.full(3, 4.0)).dtype == np.float64  # a Tensor bound is a constant
+    assert [row.tolist() for row in x] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]  # iteration stops cleanly
+    assert float(Tensor([2.5])) == 2.5 and int(Tensor(3.0)) == 3
 
 
 def test_errors_keep_the_builtin_hierarchy():

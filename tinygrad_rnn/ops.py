@@ -326,8 +326,20 @@ def clip(a: Tensor, low=None, high=None) -> Tensor:
     """Clamp a to [low, high]; the gradient passes only where a is inside the bounds."""
     if low is None and high is None:
         raise ArgumentError("clip: give at least one of low and high")
+    # Bounds are constants (no gradient flows to them): a Tensor bound is read as its array.
+    low, high = (b.data if isinstance(b, Tensor) else b for b in (low, high))
+    for name, bound in (("low", low), ("high", high)):
+        if bound is not None and np.asarray(bound).dtype.kind not in "biuf":
+            raise DTypeError(f"clip: {name} must be a number or numeric array, got {type(bound).__name__}")
     if low is not None and high is not None and np.any(np.asarray(low) > np.asarray(high)):
         raise ArgumentError(f"clip: low ({low}) must not exceed high ({high})")
+    try:
+        out = np.clip(a.data, low, high)
+    except ValueError:
+        raise ShapeError(
+            f"clip: bounds of shapes {np.shape(low)} and {np.shape(high)} cannot be broadcast to the tensor's "
+            f"shape {a.shape}"
+        ) from None
 
     def backward(g):
         inside = np.ones(a.shape, dtype=bool)
@@ -337,7 +349,7 @@ def clip(a: Tensor, low=None, high=None) -> Tensor:
             inside &= a.data <= high
         return (g * inside,)
 
-    return _make(np.clip(a.data, low, high), "clip", (a,), backward)
+    return _make(out, "clip", (a,), backward)
 
 
 @register("astype")

@@ -141,6 +141,19 @@ class Tensor:
             raise DTypeError("len: a 0-d tensor has no length; use .item() to read its value")
         return len(self.data)
 
+    def __iter__(self):
+        # Explicit: Python's fallback (``t[0]``, ``t[1]``, ... until IndexError) would end in a
+        # ShapeError, because out-of-range indices raise that, not IndexError.
+        if self.data.ndim == 0:
+            raise DTypeError("iter: cannot iterate over a 0-d tensor; use .item() to read its value")
+        return (self[i] for i in range(len(self.data)))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
     def __bool__(self) -> bool:
         # Without this, ``if tensor:`` would be silently true for any non-empty tensor.
         if self.data.size != 1:
