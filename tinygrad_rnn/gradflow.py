@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .autograd import toposort
-from .errors import GraphError, ShapeError
+from .errors import ArgumentError, GraphError, ShapeError
 from .graph import Graph, trace
 
 __all__ = [
@@ -74,10 +74,10 @@ def with_spectral_radius(W, radius: float) -> np.ndarray:
     """
     W = np.asarray(getattr(W, "data", W))
     if radius < 0:
-        raise ValueError(f"with_spectral_radius: radius must be >= 0, got {radius}")
+        raise ArgumentError(f"with_spectral_radius: radius must be >= 0, got {radius}")
     current = spectral_radius(W)
     if current == 0.0:
-        raise ValueError("with_spectral_radius: the matrix has spectral radius 0 and cannot be rescaled")
+        raise ArgumentError("with_spectral_radius: the matrix has spectral radius 0 and cannot be rescaled")
     return (W * (radius / current)).astype(W.dtype)
 
 
@@ -159,10 +159,10 @@ def make_model(
 
     classes = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
     if str(kind).lower() not in classes:
-        raise ValueError(f"make_model: unknown model kind {kind!r}; expected one of rnn, gru, lstm")
+        raise ArgumentError(f"make_model: unknown model kind {kind!r}; expected one of rnn, gru, lstm")
     for label, size in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
         if int(size) < 1:
-            raise ValueError(f"make_model: {label} must be >= 1, got {size}")
+            raise ArgumentError(f"make_model: {label} must be >= 1, got {size}")
     manual_seed(seed)
     model = classes[str(kind).lower()](input_size, hidden_size, num_layers=num_layers)
     if spectral_radius is not None:
