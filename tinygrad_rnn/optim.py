@@ -41,7 +41,9 @@ class Optimizer:
         seen: dict[int, int] = {}
         for i, p in enumerate(self.params):
             if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: parameter {i} is the same tensor as parameter {seen[id(p)]}")
+                raise ArgumentError(
+                    f"{type(self).__name__}: parameter {i} is the same tensor as parameter {seen[id(p)]}"
+                )
             seen[id(p)] = i
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise ArgumentError(f"{type(self).__name__}: parameter {i} is not a Tensor that requires grad")

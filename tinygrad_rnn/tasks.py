@@ -42,14 +42,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import ArgumentError, ShapeError
 
 __all__ = ["AddingProblem", "Latch", "TaskResult", "TemporalOrder", "evaluate", "get_task"]
 
 
 def _check_length(name: str, length: int, minimum: int) -> int:
     if not isinstance(length, int | np.integer) or length < minimum:
-        raise ValueError(f"{name}: sequence length must be an integer >= {minimum}, got {length!r}")
+        raise ArgumentError(f"{name}: sequence length must be an integer >= {minimum}, got {length!r}")
     return int(length)
 
 
@@ -223,7 +223,7 @@ def get_task(name: str, length: int, **options) -> Task:
         ValueError: for an unknown name.
     """
     if name not in _TASKS:
-        raise ValueError(f"get_task: unknown task {name!r}; expected one of {sorted(_TASKS)}")
+        raise ArgumentError(f"get_task: unknown task {name!r}; expected one of {sorted(_TASKS)}")
     return _TASKS[name](length, **options)
 
 
@@ -294,7 +294,7 @@ def evaluate(
         ShapeError: if ``predict`` returns the wrong shape.
     """
     if n_sequences < 1:
-        raise ValueError(f"evaluate: n_sequences must be positive, got {n_sequences}")
+        raise ArgumentError(f"evaluate: n_sequences must be positive, got {n_sequences}")
     rng = np.random.default_rng(seed)
     hits = 0
     squared = 0.0
