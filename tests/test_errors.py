@@ -957,3 +957,45 @@ def test_cli_as_a_process_prints_no_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("tinygrad-rnn graph: error: cannot write") and result.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------- house rule
+# Raises of built-in exceptions that are deliberate: Python protocols (attribute lookup, abstract
+# methods, dict-like lookups) and the command line, which catches its own errors and prints one line.
+ALLOWED_BUILTIN_RAISES = {
+    "NotImplementedError": "*",
+    "AttributeError": "*",
+    "KeyError": {"datasets.py"},
+    "TypeError": {"optim.py", "nn/utils.py"},  # a single Tensor (or non-tensor) where a collection belongs
+    "ValueError": {"cli.py", "tutorials_cli.py", "datasets.py"},
+    "RuntimeError": {"cli.py", "tutorials_cli.py"},
+    "FileNotFoundError": {"cli.py", "tutorials_cli.py"},
+}
+
+
+def test_library_raises_project_errors_not_bare_builtins():
+    # The rule of the house, checked on the source: every `raise X(...)` in tinygrad_rnn uses a
+    # tinygrad_rnn.errors class, except the deliberate cases above.
+    import ast
+    from pathlib import Path
+
+    package = Path(tg.__file__).resolve().parent
+    import builtins
+
+    builtin_names = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Raise) or not isinstance(node.exc, ast.Call):
+                continue
+            name = getattr(node.exc.func, "id", None)
+            if name not in builtin_names:
+                continue
+            allowed = ALLOWED_BUILTIN_RAISES.get(name, set())
+            if allowed != "*" and relative not in allowed:
+                offenders.append(f"{relative}:{node.lineno} raises {name}")
+    assert not offenders, (
+        "raise a tinygrad_rnn.errors class (ShapeError, DTypeError, ArgumentError, GraphError, ...) "
+        "instead of a bare built-in: " + ", ".join(offenders)
+    )
