@@ -272,7 +272,7 @@ def _fuzz_args(op: str):
 
 @st.composite
 def fuzz_programs(draw, max_inputs: int = 3, max_steps: int = 5):
-    """A random program for the fuzzer: input shapes, a data seed and a list of op steps.
+    """A random program for the fuzzer: input shapes, a data seed, a list of op steps and the dtypes.
 
     Each step is ``(op, operand picks, args)``; picks are plain ints reduced modulo the number of
     tensors available when the step runs, and args are drawn independently of the shapes, so many
@@ -285,4 +285,6 @@ def fuzz_programs(draw, max_inputs: int = 3, max_steps: int = 5):
         op = draw(ops)
         picks = tuple(draw(st.lists(st.integers(0, 7), min_size=3, max_size=3)))
         steps.append((op, picks, draw(_fuzz_args(op))))
-    return tuple(input_shapes), draw(st.integers(0, 2**31)), steps
+    # Mostly float64 (gradients are checked then); float32 and mixed programs check that no op upcasts.
+    dtypes = draw(st.sampled_from(["float64", "float32", "mixed"]))
+    return tuple(input_shapes), draw(st.integers(0, 2**31)), steps, dtypes
