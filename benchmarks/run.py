@@ -78,25 +78,24 @@ def _calibrate(fn, target: float) -> int:
 
 
 def time_interleaved(impls: dict, repeats: int, target: float) -> dict[str, float]:
-    """Median seconds per call of each implementation, sampling them in turn so drift hits all alike."""
+    """Median seconds per call of each implementation, sampling them in turn so drift hits all alike.
+
+    The garbage collector stays on, as in a user's program: a design that leaves reference cycles
+    behind (micrograd's closures refer to their own node) pays for their collection. Each sample
+    starts from a collected heap so nobody pays for another's garbage.
+    """
     for fn in impls.values():  # warm up caches, allocators and lazy imports
         fn()
     inner = {label: _calibrate(fn, target) for label, fn in impls.items()}
     samples: dict[str, list[float]] = {label: [] for label in impls}
-    gc_was_enabled = gc.isenabled()
     for _ in range(repeats):
-        gc.collect()
-        gc.disable()  # a collection in the middle of one sample would be charged to whoever is running
-        try:
-            for label, fn in impls.items():
-                n = inner[label]
-                start = time.perf_counter()
-                for _ in range(n):
-                    fn()
-                samples[label].append((time.perf_counter() - start) / n)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        for label, fn in impls.items():
+            n = inner[label]
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[label].append((time.perf_counter() - start) / n)
     return {label: statistics.median(s) for label, s in samples.items()}
 
 
