@@ -175,3 +175,17 @@ def test_exploding_nn_rnn_points_at_the_layer_step_and_the_users_line():
     assert f"backward of op 'matmul' in scope 'RNN.l0', time step {expected} sent inf" in message
     assert "out, _ = rnn(Tensor(x))" in message  # the user's code, however deep the layer nests
     assert "rnn.py" in message  # and the layer's own line in between
+
+
+def test_a_parameter_that_became_nan_is_named_by_the_first_op_that_uses_it():
+    # E.g. after an optimizer step with a huge learning rate: the parameter is not an op's result,
+    # so the first op that reads it reports it, by its dotted name.
+    nn = pytest.importorskip("tinygrad_rnn.nn")
+    model = nn.Linear(3, 2)
+    with tg.no_grad():
+        model.weight.data[0, 1] = np.nan
+    with tg.detect_anomaly(), pytest.raises(AnomalyError) as info:
+        model(Tensor(np.ones((4, 3))))
+    message = str(info.value)
+    assert "forward of op 'transpose'" in message  # Linear computes x @ weight.T: transpose reads it first
+    assert "were already non-finite: input 0 (parameter 'weight' of shape (2, 3))" in message

@@ -144,12 +144,14 @@ def detect_anomaly() -> Iterator[None]:
         sites[node] = site
         if _finite(node.data):
             return
-        inputs = [p for p in node.parents if p.data.dtype.kind == "f"]
         origin = ""
-        if inputs:
-            finite = all(_finite(p.data) for p in inputs)
+        if node.parents:
             shapes = ", ".join(str(p.data.shape) for p in node.parents)
-            origin = f"; its inputs (shapes {shapes}) were {'finite' if finite else 'already non-finite'}"
+            bad = [f"input {i} ({_node_label(p)})" for i, p in enumerate(node.parents) if not _finite(p.data)]
+            if bad:  # the op only passed the problem on: say where it came from
+                origin = f"; its inputs (shapes {shapes}) were already non-finite: {', '.join(bad)}"
+            else:
+                origin = f"; its inputs (shapes {shapes}) were finite"
         raise AnomalyError(
             f"detect_anomaly: forward of op '{node.op}' produced {_describe_bad(node.data)} in "
             f"{_format_scope(node)}{origin}.\nThe op was called at:\n{_format_site(site)}"
