@@ -15,7 +15,9 @@ nothing: both hooks are ``None`` and checked once per node.
 
 Inside the block numpy's own floating-point warnings (overflow, invalid, divide by zero) are
 silenced, because every NaN or Inf they would warn about raises :class:`AnomalyError` instead,
-with more to say. Values computed with plain numpy outside the ops are not checked.
+with more to say. Values computed with plain numpy outside the ops are not checked, and neither is
+the sum of finite gradient contributions that overflows while it is accumulated: it is reported
+by the next edge it is sent along (a leaf's ``.grad`` is not checked).
 """
 
 from __future__ import annotations
