@@ -303,3 +303,11 @@ def test_relu_and_abs_have_zero_gradient_at_zero():
     x = Tensor([0.0, -1.0, 2.0], requires_grad=True)
     (x.relu() + x.abs()).sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, -1.0, 2.0])
+
+
+def test_power_gradient_for_the_exponent_is_zero_where_the_base_is_zero():
+    # d/dw sum(x ** w) = sum(x ** w log x); the x = 0 term tends to 0 (w > 0), not nan.
+    x = Tensor([0.0, 2.0, 0.5])
+    w = Tensor(3.0, requires_grad=True)
+    (x**w).sum().backward()
+    assert float(w.grad) == pytest.approx(8 * np.log(2.0) + 0.125 * np.log(0.5), rel=1e-12)

@@ -124,13 +124,14 @@ def div(a, b) -> Tensor:
 
 @register("pow")
 def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
-    """a ** b elementwise; the gradient for b needs a > 0 (it uses log a)."""
+    """a ** b elementwise; the gradient for b uses log a, so it needs a > 0 (at a == 0 it is 0, the limit)."""
     a, b = _pair(a, b)
     out = _binary("pow", np.power, a, b)
 
     def backward(g):
         ga = g * b.data * a.data ** (b.data - 1) if a.requires_grad else None
-        gb = g * out * np.log(a.data) if b.requires_grad else None
+        # a ** b log a -> 0 as a -> 0 (b > 0): log(1) in place of log(0) gives that limit without a warning.
+        gb = g * out * np.log(np.where(a.data == 0, 1, a.data)) if b.requires_grad else None
         return ga, gb
 
     return _make(out, "pow", (a, b), backward)
