@@ -10,6 +10,10 @@
    uniform initialisation has singular values well below 1, so it vanishes fast; an orthogonal
    W_hh (every singular value 1) or the identity (Le et al. 2015) keep its size for far longer.
 
+A fourth remedy, not run here, is a penalty: Pascanu, Mikolov & Bengio (2013) add to the loss a term
+that grows when a step's Jacobian shrinks the gradient, nudging training towards norm-preserving
+steps. Gated cells (lesson 5) build the same idea into the architecture.
+
 Run: ``python tutorials/04_remedies.py [--quick] [--out FOLDER]``
 """
 
