@@ -122,6 +122,9 @@ for w, (px, py) in zip(words, xy, strict=True):
     color = "tab:green" if w in positive else "tab:red" if w in negative else "tab:grey"
     ax.scatter(px, py, color=color, s=25)
     ax.annotate(w, (px, py), fontsize=8, xytext=(3, 3), textcoords="offset points")
+for color, label in (("tab:green", "positive adjective"), ("tab:red", "negative adjective"), ("tab:grey", "other")):
+    ax.scatter([], [], color=color, s=25, label=label)
+ax.legend(fontsize=8)
 ax.set(xlabel="principal component 1", ylabel="principal component 2", title="GRU classifier's word embeddings")
 lesson.savefig(fig, "embeddings_2d", key=True)
 

@@ -102,18 +102,21 @@ lesson.claim(
     "the model's predicted daily changes are much smaller than the real ones: most of a day's move is unpredictable",
 )
 
-fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), gridspec_kw={"height_ratios": [1, 1]})
 axes[0].plot(dates[: split + 1], prices[: split + 1], color="grey", lw=1, label="training period")
 axes[0].plot(dates[test_days + 1], truth, color="black", lw=1.2, label="truth (test period)")
 axes[0].plot(dates[test_days + 1], forecast, color="tab:blue", lw=1, alpha=0.8, label="GRU next-day forecast")
 axes[0].axvline(dates[split], color="tab:red", ls="--", lw=1, label="train/test split")
 axes[0].set(ylabel="adjusted close ($)", title="GOOG daily prices (matplotlib sample data): forecast vs truth")
 axes[0].legend(fontsize=8)
-axes[1].plot(dates[test_days + 1], forecast - truth, color="tab:blue", lw=0.8, label="GRU error")
-axes[1].plot(
-    dates[test_days + 1], persistence - truth, color="tab:orange", lw=0.8, alpha=0.7, label="persistence error"
+last = slice(-40, None)  # zoom: the last 40 test days
+axes[1].plot(dates[test_days + 1][last], truth[last], "k.-", lw=1.2, label="truth")
+axes[1].plot(dates[test_days + 1][last], forecast[last], "o-", color="tab:blue", ms=3, lw=1, label="GRU forecast")
+axes[1].plot(dates[test_days + 1][last], persistence[last], "s--", color="tab:orange", ms=3, lw=1, label="persistence")
+axes[1].set(
+    ylabel="adjusted close ($)", xlabel="date", title="Last 40 test days: the forecasts trail the truth by a day"
 )
-axes[1].set(ylabel="error ($)", xlabel="date")
 axes[1].legend(fontsize=8)
+fig.autofmt_xdate()
 lesson.savefig(fig, "forecast_vs_truth", key=True)
 lesson.done()
