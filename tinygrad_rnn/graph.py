@@ -130,10 +130,11 @@ class Node:
         step: time step of that scope, or ``None`` outside a recurrence.
         parents: ids of its parents, in the op's argument order.
         children: ids of the nodes that use it.
-        value_norm: Euclidean norm of its value; ``value_min``/``value_max`` its range.
-        nonfinite: number of NaN/Inf entries in its value.
         grad: its gradient (same shape as the value) when known, else ``None``.
         obj: the traced Tensor or Value itself.
+
+    ``value_norm``, ``value_min``, ``value_max`` (over finite entries) and ``nonfinite`` (the count
+    of NaN/Inf entries) summarise the value.
     """
 
     id: str
@@ -146,12 +147,35 @@ class Node:
     step: int | None
     parents: tuple[str, ...]
     children: list[str] = field(default_factory=list)
-    value_norm: float = 0.0
-    value_min: float = 0.0
-    value_max: float = 0.0
-    nonfinite: int = 0
     grad: np.ndarray | None = None
     obj: object = field(default=None, repr=False)
+    _stats: tuple[float, float, float, int] | None = field(default=None, repr=False)
+
+    # The value summary is computed when first asked for: tracing a 20,000-node graph stays cheap.
+    @property
+    def value_norm(self) -> float:
+        """Euclidean norm of the finite entries of the value."""
+        return self._summary()[0]
+
+    @property
+    def value_min(self) -> float:
+        """Smallest finite entry of the value."""
+        return self._summary()[1]
+
+    @property
+    def value_max(self) -> float:
+        """Largest finite entry of the value."""
+        return self._summary()[2]
+
+    @property
+    def nonfinite(self) -> int:
+        """Number of NaN/Inf entries in the value."""
+        return self._summary()[3]
+
+    def _summary(self) -> tuple[float, float, float, int]:
+        if self._stats is None:
+            self._stats = _summarise(np.asarray(self.obj.data))
+        return self._stats
 
     @property
     def is_param(self) -> bool:
@@ -331,6 +355,7 @@ class Graph:
         self.edges = edges
         self.roots = roots
         self.engine = engine  # "tensor" or "scalar"
+        self._cache: dict[str, object] = {}  # results of structural queries (the graph never changes)
         self._by_id = {n.id: n for n in nodes}
         self._by_obj = {id(n.obj): n for n in nodes}
         self._in_edges: dict[str, list[Edge]] = {n.id: [] for n in nodes}
@@ -370,20 +395,19 @@ class Graph:
                 node_id = f"{base}#{k}"
             used.add(node_id)
             ids[id(obj)] = node_id
-            data = np.asarray(obj.data)
+            data = obj.data
             node = Node(
                 id=node_id,
                 op=obj.op,
                 kind=kind,
                 name=name,
-                shape=tuple(data.shape),
-                dtype=str(data.dtype),
+                shape=tuple(np.shape(data)),
+                dtype=_dtype_name(data),
                 path=scope.path,
                 step=scope.step,
                 parents=tuple(ids[id(p)] for p in parents),
                 obj=obj,
             )
-            _summarise(node, data)
             nodes.append(node)
 
         edges = [Edge(p, n.id, i) for n in nodes for i, p in enumerate(n.parents)]
@@ -598,12 +622,13 @@ class Graph:
         Returns:
             ``(node, "value")`` or ``(node, "gradient")``, or ``None`` when everything is finite.
         """
-        for n in self.nodes:
-            if n.nonfinite:
-                return n, "value"
-        for n in reversed(self.nodes):
-            if n.grad is not None and not np.all(np.isfinite(n.grad)):
-                return n, "gradient"
+        with np.errstate(all="ignore"):
+            for n in self.nodes:
+                if _has_nonfinite(n.obj.data):
+                    return n, "value"
+            for n in reversed(self.nodes):
+                if n.grad is not None and _has_nonfinite(n.grad):
+                    return n, "gradient"
         return None
 
     def detached_links(self) -> list[tuple[str, str]]:
@@ -613,6 +638,8 @@ class Graph:
         between a graph node and a leaf that does not require grad. Trace all chunks' outputs
         together to see the cut points.
         """
+        if self._cache.get("detached") is not None:
+            return list(self._cache["detached"])
         owners: dict[int, str] = {}
         for n in self.nodes:
             if n.kind == "op":
@@ -623,7 +650,8 @@ class Graph:
                 source = owners.get(id(n.obj.data))
                 if source is not None:
                     links.append((source, n.id))
-        return links
+        self._cache["detached"] = links
+        return list(links)
 
     def state_tracks(self, path: str | None = None) -> list[StateTrack]:
         """Find the recurrent states of an unrolled graph: the values each step hands to the next.
@@ -639,6 +667,9 @@ class Graph:
         Returns:
             One :class:`StateTrack` per recurrent state, with a node for each step.
         """
+        cached = self._cache.get(f"tracks:{path}")
+        if cached is not None:
+            return list(cached)
         by_role: dict[tuple[str, str], dict[int, str]] = {}
         carriers: set[tuple[str, str]] = set()
         for n in self.nodes:
@@ -670,24 +701,46 @@ class Graph:
             else:
                 for i, t in enumerate(group):
                     t.role = f"s{i}"
-        return tracks
+        self._cache[f"tracks:{path}"] = tracks
+        return list(tracks)
+
+
+def _has_nonfinite(data) -> bool:
+    """True if ``data`` holds a NaN/Inf. A finite sum proves there is none (one cheap reduction);
+    an infinite sum may be overflow, so then every entry is checked."""
+    if isinstance(data, float):
+        return not np.isfinite(data)
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "fc" or data.size == 0:
+        return False
+    return not np.isfinite(data.sum()) and not np.isfinite(data).all()
+
+
+_DTYPE_NAMES: dict[np.dtype, str] = {}
+
+
+def _dtype_name(data) -> str:
+    """``str(dtype)`` is slow enough to matter for 20,000 nodes: remember each dtype's name."""
+    if not isinstance(data, np.ndarray):
+        return "float64"  # a scalar Value
+    name = _DTYPE_NAMES.get(data.dtype)
+    if name is None:
+        name = _DTYPE_NAMES[data.dtype] = str(data.dtype)
+    return name
 
 
 def _within(path: str, prefix: str) -> bool:
     return not prefix or path == prefix or path.startswith(prefix + ".")
 
 
-def _summarise(node: Node, data: np.ndarray) -> None:
-    """Fill the value summary of ``node`` from ``data`` (numbers only; no arrays are kept)."""
+def _summarise(data: np.ndarray) -> tuple[float, float, float, int]:
+    """(norm, min, max) of the finite entries of ``data`` and the number of NaN/Inf entries."""
     if data.size == 0 or data.dtype.kind not in "fiub":
-        return
+        return 0.0, 0.0, 0.0, 0
     values = data.astype(np.float64, copy=False)
     finite = np.isfinite(values)
-    node.nonfinite = int(values.size - np.count_nonzero(finite))
-    if node.nonfinite:
+    nonfinite = int(values.size - np.count_nonzero(finite))
+    if nonfinite:
         values = values[finite]
         if values.size == 0:
-            return
-    node.value_norm = _norm(values)
-    node.value_min = float(values.min())
-    node.value_max = float(values.max())
+            return 0.0, 0.0, 0.0, nonfinite
+    return _norm(values), float(values.min()), float(values.max()), nonfinite

@@ -25,11 +25,13 @@ Levels of detail and automatic collapse
 ---------------------------------------
 ``detail="op"`` draws every op; ``"cell"`` one node per layer per time step; ``"step"`` one node
 per time step; ``"rolled"`` one node per recurrent layer with a back-edge labelled with the
-number of steps. ``"auto"`` (default) picks ``"op"`` when the graph has at most ``max_nodes``
-nodes to draw (default :data:`MAX_NODES` = 300), else ``"cell"``, else ``"step"``. If even that is
-too many, the middle time steps are replaced by one node (``steps 10-989 not drawn``), keeping the
-first and last steps. Every collapse is stated in the drawing's title and in
-:attr:`Drawing.notes`. Pass ``max_nodes=None`` to draw everything.
+number of steps. An unrolled graph of more than :data:`MAX_STEPS` = 40 steps is drawn with its
+first and last :data:`KEEP_STEPS` = 8 steps and one node standing for the steps in between
+(``… steps 8–991 not drawn …``; the shared weights' edge to it carries the sum of their
+contributions). ``"auto"`` (default) then picks ``"op"`` when at most ``max_nodes`` nodes remain
+to draw (default :data:`MAX_NODES` = 300), else ``"cell"``, else ``"step"``; if even that is too
+many, fewer steps are kept. Every collapse is stated in the drawing's title and in
+:attr:`Drawing.notes`. Pass ``max_nodes=None`` to draw everything, however long it takes.
 
 Node ids in the DOT source are the graph's stable ids (scope + creation order), so the same
 program gives byte-identical DOT text.
@@ -52,10 +54,22 @@ from tinygrad_rnn.graph import Edge, Graph, Node, trace
 
 from ._files import atomic_write
 
-__all__ = ["MAX_NODES", "Drawing", "GraphvizNotFoundError", "draw", "heat_colour", "side_by_side"]
+__all__ = [
+    "KEEP_STEPS",
+    "MAX_NODES",
+    "MAX_STEPS",
+    "Drawing",
+    "GraphvizNotFoundError",
+    "draw",
+    "heat_colour",
+    "side_by_side",
+]
 
 MAX_NODES = 300
 """Default largest number of nodes drawn before the view collapses (op -> cell -> step -> elided steps)."""
+MAX_STEPS = 40
+"""Drawings of more time steps show the first and last :data:`KEEP_STEPS` and merge the rest into one node."""
+KEEP_STEPS = 8
 
 DETAILS = ("auto", "op", "cell", "step", "rolled")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -183,38 +197,55 @@ def _make_view(
         if left_out:
             notes.append(f"parameters not drawn: {', '.join(left_out)}")
     nodes = _visible(graph, show_constants, detached, chosen)
+    steps = sorted({n.step for n in nodes if n.step is not None})
+
+    def keys_for(level: str, keep: int | None) -> dict[str, tuple]:
+        """Group keys at ``level``, with all but the first and last ``keep`` steps merged into one node."""
+        keys = {n.id: _group_key(n, level) for n in nodes}
+        if keep is not None:
+            lo, hi = steps[keep], steps[-keep - 1]
+            for n in nodes:
+                if n.step is not None and lo <= n.step <= hi:
+                    keys[n.id] = ("elided", "elided", None)
+        return keys
+
+    def count(keys: dict) -> int:
+        return len({k[0] for k in keys.values()})
+
+    limit = max_nodes is not None and detail != "rolled"
+    keep = KEEP_STEPS if limit and len(steps) > MAX_STEPS else None
     if detail == "auto":
         detail = "op"
         if max_nodes is not None:
             for level in ("op", "cell", "step"):
                 detail = level
-                if len({_group_key(n, level)[0] for n in nodes}) <= max_nodes:
+                if count(keys_for(level, keep)) <= max_nodes:
                     break
             if detail != "op":
                 notes.append(
                     f"collapsed to one node per {'layer and ' if detail == 'cell' else ''}time step: "
                     f"{len(nodes)} nodes > max_nodes={max_nodes}"
                 )
-    keys = {n.id: _group_key(n, detail) for n in nodes}
-
+    keys = keys_for(detail, keep)
+    if limit and count(keys) > max_nodes and len(steps) > 2:
+        # Still too many: keep as many first and last steps as fit in max_nodes.
+        full = {n.id: _group_key(n, detail) for n in nodes}
+        per_step = len({k[0] for n, k in zip(nodes, full.values()) if n.step is not None}) / len(steps)
+        fixed = count(full) - per_step * len(steps)
+        budget = max(1, int((max_nodes - fixed - 1) / (2 * per_step)))
+        keep = min(keep or budget, budget)
+        keys = keys_for(detail, keep)
     elided = None
-    steps = sorted({n.step for n in nodes if n.step is not None})
-    count = len({k[0] for k in keys.values()})
-    if max_nodes is not None and detail != "rolled" and count > max_nodes and len(steps) > 2:
-        per_step = len({k[0] for n, k in zip(nodes, keys.values()) if n.step is not None}) / len(steps)
-        fixed = count - per_step * len(steps)
-        keep = max(1, int((max_nodes - fixed - 1) / (2 * per_step)))
-        if 2 * keep < len(steps):
-            lo, hi = steps[keep], steps[-keep - 1]
-            elided = (lo, hi)
-            n_elided = sum(1 for n in nodes if n.step is not None and lo <= n.step <= hi)
-            for n in nodes:
-                if n.step is not None and lo <= n.step <= hi:
-                    keys[n.id] = ("elided", "elided", None)
-            notes.append(
-                f"steps {lo}-{hi} ({hi - lo + 1} steps, {n_elided} nodes) drawn as one node to stay "
-                f"within max_nodes={max_nodes}"
-            )
+    if keep is not None and 2 * keep < len(steps):
+        elided = (steps[keep], steps[-keep - 1])
+        n_elided = sum(1 for k in keys.values() if k[0] == "elided")
+        reason = f"more than {MAX_STEPS} steps" if len(steps) > MAX_STEPS else f"max_nodes={max_nodes}"
+        notes.append(
+            f"steps {elided[0]}-{elided[1]} ({elided[1] - elided[0] + 1} steps, {n_elided} nodes) drawn as one "
+            f"node ({reason}); pass max_nodes=None to draw every step"
+        )
+    else:
+        keys = keys_for(detail, None) if keep is not None else keys
 
     groups: dict[str, _Group] = {}
     for n in nodes:
