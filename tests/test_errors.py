@@ -621,6 +621,18 @@ NN_CASES = [
         r"LSTM: c_0 has shape \(1, 2, 4\), expected \(2, 2, 4\)",
     ),
     (
+        "fused LSTM feature size",
+        lambda: _nn().LSTM(3, 4, fused=True)(_seq(5, 2, 7)),
+        ShapeError,
+        r"LSTM: input has shape \(5, 2, 7\), expected \(T, B, I\)",
+    ),
+    (
+        "fused GRU h_0 batch",
+        lambda: _nn().GRU(3, 4, fused=True)(_seq(5, 2, 3), _seq(1, 3, 4)),
+        ShapeError,
+        r"GRU: h_0 has shape \(1, 3, 4\), expected \(1, 2, 4\)",
+    ),
+    (
         "LSTMCell input",
         lambda: _nn().LSTMCell(3, 4)(_seq(2, 5)),
         ShapeError,
