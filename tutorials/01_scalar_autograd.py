@@ -106,8 +106,15 @@ lesson.claim(
     f"the same maths, {neuron_nodes} scalar nodes vs {layer_nodes} layer nodes: layers group neurons",
 )
 
-lesson.draw(y_scalar, "neuron_level_graph", title="2-3-1 network, one node per scalar operation", key=True)
+lesson.draw(y_scalar, "neuron_level_graph", title="2-3-1 network, one node per scalar operation")
 lesson.draw(y_tensor, "layer_level_graph", title="the same network, one node per layer operation")
+import viz
+
+both = viz.side_by_side(
+    [(y_scalar, f"neuron level: {neuron_nodes} nodes", {}), (y_tensor, f"layer level: {layer_nodes} nodes", {})],
+    title="one 2-3-1 network, two levels of detail",
+)
+lesson.save_graph(both, "neuron_vs_layer_level", key=True)
 
 # ---------------------------------------------------------------------------------------------
 # 4. Learning is just "backward, then step against the gradient". Fit XOR-like targets with the
