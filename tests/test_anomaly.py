@@ -189,3 +189,22 @@ def test_a_parameter_that_became_nan_is_named_by_the_first_op_that_uses_it():
     message = str(info.value)
     assert "forward of op 'transpose'" in message  # Linear computes x @ weight.T: transpose reads it first
     assert "were already non-finite: input 0 (parameter 'weight' of shape (2, 3))" in message
+
+
+def test_a_fused_layer_is_reported_as_one_op_without_a_time_step():
+    # The README's caveat: fused=True makes the whole sequence one node, so the step is not known.
+    nn = pytest.importorskip("tinygrad_rnn.nn")
+    tg.manual_seed(0)
+    rnn = nn.RNN(2, 4, bias=False, fused=True)
+    Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((4, 4)))
+    with tg.no_grad():
+        rnn.weight_hh_l0.data[...] = 1e6 * Q
+    x = np.zeros((70, 1, 2))
+    x[-1] = 0.5
+    with tg.detect_anomaly():
+        out, _ = rnn(Tensor(x))
+        with pytest.raises(AnomalyError) as info:
+            out[-1].sum().backward()
+    first_line = str(info.value).splitlines()[0]
+    assert first_line.startswith("detect_anomaly: backward of op 'fused_rnn' in scope 'RNN.l0' sent")
+    assert "time step" not in first_line.split(" sent ")[0]
