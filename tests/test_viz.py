@@ -1,0 +1,281 @@
+"""viz: Graphviz drawings (rendered for real and parsed) and matplotlib plots.
+
+Rendering needs Graphviz's ``dot``. Without it these tests skip locally, but fail when the
+environment variable ``CI`` is set: CI installs Graphviz, so a missing ``dot`` there is a bug.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import graphviz
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+import viz
+from tinygrad_rnn import nn
+from tinygrad_rnn.graph import record_gradients, trace
+from viz import dot
+
+GOLDEN = Path(__file__).parent / "golden"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def needs_dot():
+    if shutil.which("dot") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Graphviz's `dot` is not installed but CI is set: scripts/ensure_graphviz.sh should install it")
+        pytest.skip("Graphviz's `dot` is not installed")
+
+
+def _hand_rnn(T: int = 5, H: int = 3):
+    """A hand-written tanh RNN (no nn), loss on the last step, gradients recorded."""
+    rng = np.random.default_rng(7)
+    W = tg.Tensor(rng.standard_normal((H, H)) * 0.7, requires_grad=True)
+    W.name = "W_hh"
+    U = tg.Tensor(rng.standard_normal((2, H)), requires_grad=True)
+    U.name = "W_xh"
+    x = tg.Tensor(rng.standard_normal((T, 1, 2)))
+    h = tg.zeros(1, H)
+    for t in range(T):
+        with tg.scope("rnn", step=t):
+            h = (x[t] @ U + h @ W).tanh()
+    loss = (h * h).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    return W, trace(loss, gradients=rec)
+
+
+def _svg(drawing) -> ElementTree.Element:
+    return ElementTree.fromstring(drawing.pipe("svg"))
+
+
+def _svg_groups(root: ElementTree.Element, kind: str) -> list[ElementTree.Element]:
+    return [g for g in root.iter(f"{SVG}g") if g.get("class") == kind]
+
+
+def _edges_from(source: str, node_id: str) -> list[str]:
+    return re.findall(rf'^\s*"{re.escape(node_id)}" -> .*$', source, flags=re.M)
+
+
+# ------------------------------------------------------------------------------------ DOT text
+def test_op_level_drawing_has_one_cluster_per_step_and_one_fan_in_edge_per_use(needs_dot):
+    W, g = _hand_rnn(5)
+    drawing = viz.draw(g, title="five steps")
+    assert drawing.detail == "op" and drawing.notes == []
+    source = drawing.source
+    assert source.count("subgraph cluster_") == 5
+    fan_in = _edges_from(source, "param/W_hh")
+    assert len(fan_in) == 5
+    # Each fan-in edge is labelled with its step and that step's contribution; the node with the sum.
+    for c in g.contributions("W_hh"):
+        assert any(f'label="t={c.step}: {dot._fmt(c.norm)}"' in e for e in fan_in)
+    assert f"Σ contributions = ‖grad‖ {dot._fmt(float(np.linalg.norm(W.grad)))}" in source
+
+    root = _svg(drawing)
+    clusters = _svg_groups(root, "cluster")
+    assert len(clusters) == 5
+    titles = sorted("".join(t.itertext()) for c in clusters for t in c.iter(f"{SVG}text"))
+    assert titles == [f"t = {t}" for t in range(5)]
+    text = " ".join(root.itertext())
+    assert "legend" in text and "log scale" in text and "five steps" in text
+
+
+def test_heat_colours_and_widths_grow_with_the_gradient():
+    _, g = _hand_rnn(6)
+    source = viz.draw(g).source
+    widths = {}
+    for c in g.contributions("W_hh")[1:]:  # step 0 multiplies h_0 = 0: its contribution is exactly 0
+        line = next(e for e in _edges_from(source, "param/W_hh") if f"t={c.step}:" in e)
+        widths[c.norm] = float(re.search(r"penwidth=([\d.]+)", line).group(1))
+    norms = sorted(widths)
+    assert [widths[n] for n in norms] == sorted(widths[n] for n in norms)
+    assert widths[norms[-1]] > widths[norms[0]]
+    zero = next(e for e in _edges_from(source, "param/W_hh") if "t=0:" in e)
+    assert "dotted" in zero  # an exactly-zero gradient is drawn as such, not as a faint colour
+    assert dot.heat_colour(0.0) != dot.heat_colour(1.0)
+
+
+def test_dot_source_is_byte_identical_run_to_run_and_matches_the_golden_file():
+    first = viz.draw(_hand_rnn(3)[1], title="golden").source
+    second = viz.draw(_hand_rnn(3)[1], title="golden").source
+    assert first == second
+    golden = GOLDEN / "rnn3_op.dot"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(first)
+    assert first == golden.read_text(), "DOT output changed; rerun with UPDATE_GOLDEN=1 if that is intended"
+
+
+def test_levels_of_detail_cell_step_and_rolled():
+    _, g = _hand_rnn(4)
+    cell = viz.draw(g, detail="cell")
+    assert cell.detail == "cell" and "cluster_" not in cell.source
+    assert len(re.findall(r'^\s*"cell/rnn@t\d+" \[', cell.source, flags=re.M)) == 4
+    assert len(_edges_from(cell.source, "param/W_hh")) == 4
+    step = viz.draw(g, detail="step")
+    assert len(re.findall(r'^\s*"step/t\d+" \[', step.source, flags=re.M)) == 4
+    rolled = viz.draw(g, detail="rolled")
+    assert re.search(r'"rolled/rnn" -> "rolled/rnn" \[label="h_t → h_\(t\+1\)\nunrolled × 4 steps', rolled.source)
+    assert len(_edges_from(rolled.source, "param/W_hh")) == 1  # the sum over all steps
+    with pytest.raises(ValueError, match="unknown detail"):
+        viz.draw(g, detail="neurons")
+
+
+def test_large_graphs_collapse_automatically_and_say_so(needs_dot):
+    tg.manual_seed(0)
+    lstm = nn.LSTM(1, 2)
+    out, _ = lstm(tg.randn(1000, 1, 1))
+    loss = (out[-1] * out[-1]).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    drawing = viz.draw(trace(loss, gradients=rec))
+    assert drawing.detail in ("cell", "step")
+    assert any("max_nodes=300" in n for n in drawing.notes)
+    assert any("steps 8-991" in n for n in drawing.notes)
+    root = _svg(drawing)
+    nodes = _svg_groups(root, "node")
+    assert len(nodes) <= dot.MAX_NODES
+    assert "not drawn" in " ".join(root.itertext())
+    # The elided steps' contributions are drawn as one sum; all uses together still give .grad.
+    fan_in = _edges_from(drawing.source, "param/weight_hh_l0")
+    assert len(fan_in) == 2 * dot.KEEP_STEPS + 1
+
+
+def test_max_nodes_none_draws_everything():
+    _, g = _hand_rnn(3)
+    assert viz.draw(g, max_nodes=2).detail == "step"
+    assert viz.draw(g, max_nodes=None).detail == "op"
+    with pytest.raises(ValueError, match="max_nodes"):
+        viz.draw(g, max_nodes=0)
+
+
+def test_params_option_draws_only_the_named_parameters():
+    _, g = _hand_rnn(3)
+    drawing = viz.draw(g, params=["W_hh"])
+    assert '"param/W_xh"' not in drawing.source
+    assert drawing.notes == ["parameters not drawn: W_xh"]
+
+
+def test_truncated_bptt_cut_is_dashed_and_clipping_is_annotated():
+    W = tg.Tensor(np.eye(2) * 0.5, requires_grad=True)
+    W.name = "W"
+    h = tg.ones(1, 2)
+    losses = []
+    for chunk in range(2):
+        for t in range(2):
+            with tg.scope("rnn", step=2 * chunk + t):
+                h = (h @ W).tanh()
+        losses.append(h.sum())
+        h = h.detach()
+    with record_gradients() as rec:
+        for loss in losses:
+            loss.backward()
+    source = viz.draw(trace(losses, gradients=rec), clip=(3.5, 1.0)).source
+    cut = re.findall(r'^\s*"[^"]+" -> "[^"]+" \[label="detach\(\)[^\]]*\]', source, flags=re.M)
+    assert len(cut) == 1 and "style=dashed" in cut[0]
+    assert cut[0].strip().startswith('"rnn@t1/tanh#0" -> "main/const#1"')  # from h_1 to its detached copy
+    assert "‖grad‖ 3.5 → 1" in source and "shape=note" in source
+
+
+def test_first_nan_node_is_highlighted():
+    x = tg.Tensor([1.0, np.nan], requires_grad=True)
+    y = (x * 2.0).sum()
+    source = viz.draw(trace(y)).source
+    line = next(line for line in source.splitlines() if "first NaN/Inf" in line and "->" not in line)
+    assert "#ff6b6b" in line and line.strip().startswith('"main/leaf#0"')
+    explicit = viz.draw(trace(y), highlight=y, anomaly=False).source
+    assert "first NaN/Inf (value)" not in explicit and "<B>highlighted</B>" in explicit
+
+
+def test_neuron_level_value_graph_beside_layer_level(needs_dot):
+    a, b = tg.Value(0.5, name="a"), tg.Value(-1.5, name="b")
+    out = (a * b + a).tanh()
+    out.backward()
+    layer = tg.Tensor(np.ones((2, 2)), requires_grad=True)
+    both = viz.side_by_side(
+        [(trace(out), "neurons", {}), ((layer @ layer).sum(), "layers", {})],
+        title="two views",
+    )
+    root = _svg(both)
+    panels = [
+        c
+        for c in _svg_groups(root, "cluster")
+        if "".join(next(c.iter(f"{SVG}text")).itertext()) in ("neurons", "layers")
+    ]
+    assert len(panels) == 2
+    text = " ".join(root.itertext())
+    assert "value 0.5" in text and f"grad {dot._fmt(a.grad)}" in text  # Value graphs show values and grads
+
+
+def test_jupyter_display_and_rendering_to_files(needs_dot, tmp_path):
+    _, g = _hand_rnn(2)
+    drawing = viz.draw(g)
+    assert drawing._repr_svg_().lstrip().startswith("<?xml")
+    assert "image/svg+xml" in drawing._repr_mimebundle_()
+    for fmt, magic in (("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF"), ("dot", b"digraph")):
+        path = drawing.render(tmp_path / f"g.{fmt}")
+        assert path.read_bytes().startswith(magic)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.pdf", "g.png", "g.svg"]  # no temp files
+
+
+def test_without_dot_the_source_is_still_there_and_rendering_says_how_to_install(monkeypatch, tmp_path):
+    _, g = _hand_rnn(2)
+    drawing = viz.draw(g)
+
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(drawing.digraph, "pipe", missing)
+    with pytest.raises(viz.GraphvizNotFoundError, match=r"apt-get install graphviz.*brew install graphviz"):
+        drawing.render(tmp_path / "g.svg")
+    assert list(tmp_path.iterdir()) == []  # no partial file
+    assert drawing.render(tmp_path / "g.dot").read_text().startswith("digraph")
+    assert "text/plain" in drawing._repr_mimebundle_()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        drawing.render(tmp_path / "missing" / "g.dot")
+
+
+def test_importing_the_engine_and_its_graph_tools_does_not_import_viz():
+    code = (
+        "import sys, tinygrad_rnn, tinygrad_rnn.graph, tinygrad_rnn.gradflow, tinygrad_rnn.cli\n"
+        "bad = [m for m in ('viz', 'graphviz', 'matplotlib') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+# ---------------------------------------------------------------------------------- matplotlib
+def test_plots_have_titles_labels_legends_and_log_scale(tmp_path):
+    from tinygrad_rnn import gradflow
+
+    x = np.random.default_rng(0).standard_normal((6, 2, 2))
+    flows = [
+        gradflow.gradient_flow(gradflow.make_model(kind, 2, 3, spectral_radius=0.8), x, kind=kind)
+        for kind in ("rnn", "lstm")
+    ]
+    fig = viz.plot_gradient_flow(flows)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("theory ρ^k" in s for s in labels) and any("cell path" in s for s in labels)
+    assert viz.save_figure(fig, tmp_path / "flow.png").read_bytes().startswith(b"\x89PNG")
+
+    W, g = _hand_rnn(4)
+    fig = viz.plot_contributions(g.contributions("W_hh"), "W_hh", grad=W.grad)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4 and ax.get_title() and ax.get_xlabel()
+    assert f"{np.linalg.norm(W.grad):.4g}" in ax.texts[0].get_text()
+
+    fig = viz.plot_state_gradients(flows[0].state_grads)
+    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "hidden unit"  # heatmap + colour bar
+    assert viz.save_figure(fig, tmp_path / "heat.svg").read_bytes().lstrip().startswith(b"<?xml")
+    with pytest.raises(ValueError, match="expected"):
+        viz.plot_state_gradients(np.zeros(3))
