@@ -1,0 +1,129 @@
+"""The command line, end to end in subprocesses: ``python -m tinygrad_rnn demo | graph | gradflow``.
+
+Bad input must give one line on stderr, a non-zero exit, no traceback and no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_rnn", *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env
+    )
+
+
+@pytest.fixture
+def needs_dot():
+    if shutil.which("dot") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Graphviz's `dot` is not installed but CI is set: scripts/ensure_graphviz.sh should install it")
+        pytest.skip("Graphviz's `dot` is not installed")
+
+
+def _clusters(svg: Path) -> int:
+    root = ElementTree.parse(svg).getroot()
+    return sum(1 for g in root.iter(f"{SVG}g") if g.get("class") == "cluster")
+
+
+def test_help_for_every_subcommand():
+    top = run("--help")
+    assert top.returncode == 0
+    for command in ("demo", "graph", "gradflow"):
+        assert command in top.stdout
+        sub = run(command, "--help")
+        assert sub.returncode == 0 and "usage: tinygrad-rnn " + command in sub.stdout
+
+
+def test_graph_command_renders_the_unrolled_model(needs_dot, tmp_path):
+    out = tmp_path / "lstm.svg"
+    result = run("graph", "--model", "lstm", "--steps", "4", "--hidden-size", "3", "--detail", "op", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}" in result.stdout
+    assert _clusters(out) == 4
+    dot_out = tmp_path / "rnn.dot"
+    result = run("graph", "--steps", "3", "--format", "dot", "-o", str(dot_out))
+    assert result.returncode == 0, result.stderr
+    text = dot_out.read_text()
+    assert text.startswith("digraph") and text.count('"param/weight_hh_l0" ->') == 3
+
+
+def test_gradflow_command_writes_the_plot(tmp_path):
+    out = tmp_path / "flow.png"
+    result = run(
+        "gradflow", "--models", "rnn,lstm", "--steps", "6", "--hidden-size", "3", "--spectral-radius", "0.5,1.5",
+        "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert result.stdout.count("‖dh_T/dh_0‖") == 4  # two models x two radii
+    assert "ρ(W_hh) = 0.5" in result.stdout and "ρ(W_hh) = 1.5" in result.stdout
+
+
+def test_demo_writes_every_picture(needs_dot, tmp_path):
+    result = run("demo", "--quick", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    written = [Path(line.removeprefix("wrote ")) for line in result.stdout.splitlines() if line.startswith("wrote ")]
+    names = {p.name for p in written}
+    for stem in ("rnn_unrolled", "rnn_cells", "lstm_cells", "rnn_rolled", "neuron_vs_layer"):
+        assert {f"{stem}.dot", f"{stem}.svg", f"{stem}.png"} <= names
+    assert {"gradient_flow.png", "rnn_contributions.png", "state_gradients.png"} <= names
+    assert all(p.stat().st_size > 0 for p in written)
+    assert _clusters(tmp_path / "out" / "rnn_unrolled.svg") == 5  # one box per time step
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("graph", "--model", "transformer"), "invalid choice"),
+        (("graph", "--steps", "0"), "expected a number >= 1"),
+        (("graph", "--hidden-size", "many"), "expected a whole number"),
+        (("gradflow", "--models", "rnn,cnn"), "unknown model"),
+        (("gradflow", "--spectral-radius", "-1"), "spectral radius must be in"),
+        (("graph", "--format", "gif"), "invalid choice"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_outputs_fail_cleanly_without_partial_files(tmp_path):
+    missing = tmp_path / "no" / "such" / "graph.svg"
+    result = run("graph", "-o", str(missing))
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+    mismatch = run("graph", "-o", str(tmp_path / "g.png"), "--format", "svg")
+    assert mismatch.returncode == 1 and "has suffix .png but --format is svg" in mismatch.stderr
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("demo", "--out", str(blocker / "sub"))
+    assert result.returncode == 1 and "cannot create output folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    if os.geteuid() != 0:  # root may write anywhere, so a read-only folder only stops other users
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        result = run("gradflow", "--steps", "3", "-o", str(locked / "flow.png"))
+        assert result.returncode == 1 and "not writable" in result.stderr
+        assert list(locked.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "locked") == ["file"]
