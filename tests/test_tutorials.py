@@ -70,6 +70,12 @@ def test_cli_lists_tutorials_and_rejects_unknown_numbers(capsys):
     assert "no tutorial '42'" in capsys.readouterr().err
 
 
+def test_cli_refuses_a_gallery_from_quick_runs(tmp_path, capsys):
+    assert cli_main(["tutorials", "--run", "1", "--quick", "--gallery", str(tmp_path)]) == 1
+    assert "drop --quick" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_cli_reports_a_missing_tutorials_folder(tmp_path, capsys):
     assert cli_main(["tutorials", "--dir", str(tmp_path / "nowhere")]) == 1
     assert "no tutorials folder" in capsys.readouterr().err
@@ -77,7 +83,7 @@ def test_cli_reports_a_missing_tutorials_folder(tmp_path, capsys):
 
 def test_cli_runs_a_tutorial_and_collects_its_gallery_figure(tmp_path, capsys):
     gallery = tmp_path / "gallery"
-    status = cli_main(["tutorials", "--run", "2", "--quick", "--out", str(tmp_path / "out"), "--gallery", str(gallery)])
+    status = cli_main(["tutorials", "--run", "2", "--out", str(tmp_path / "out"), "--gallery", str(gallery)])
     assert status == 0, capsys.readouterr()
     figure = gallery / "02_rnn_unrolled.png"
     assert figure.is_file() and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

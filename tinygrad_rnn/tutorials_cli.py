@@ -110,6 +110,8 @@ def _command(args: argparse.Namespace) -> int:
             print(f"{t.number:2d}  {t.path.name:34s} {t.title}")
         return 0
     chosen = _select(tutorials, args.numbers)
+    if args.gallery and args.quick:
+        raise ValueError("--gallery collects the figures of full runs; drop --quick")
     out = Path(args.out)
     failed = []
     key_figures = []
