@@ -288,3 +288,35 @@ def fuzz_programs(draw, max_inputs: int = 3, max_steps: int = 5):
     # Mostly float64 (gradients are checked then); float32 and mixed programs check that no op upcasts.
     dtypes = draw(st.sampled_from(["float64", "float32", "mixed"]))
     return tuple(input_shapes), draw(st.integers(0, 2**31)), steps, dtypes
+
+
+@st.composite
+def recurrent_calls(draw):
+    """A recurrent layer configuration and a call to it whose shapes are often wrong (for test_fuzz).
+
+    Returns ``(kind, config, input_shape, state_shape)``: the input has rank 1 to 4 with sizes near
+    the right ones, and the optional initial state (``None`` or a shape) likewise.
+    """
+    kind = draw(st.sampled_from(["RNN", "LSTM", "GRU"]))
+    config = draw(
+        st.fixed_dictionaries(
+            {
+                "input_size": st.integers(1, 3),
+                "hidden_size": st.integers(1, 3),
+                "num_layers": st.integers(1, 2),
+                "batch_first": st.booleans(),
+                "bias": st.booleans(),
+            }
+        )
+    )
+    near = st.integers(1, 4)
+    rank = draw(st.sampled_from([3, 2, 1, 4]))  # batched and unbatched are right; 1 and 4 never are
+    input_shape = tuple(draw(st.lists(near, min_size=rank, max_size=rank)))
+    if draw(st.integers(0, 3)):  # the right feature size three times out of four
+        input_shape = (*input_shape[:-1], config["input_size"])
+    state = draw(st.sampled_from(["right", "none", "random"]))
+    state_shape = None if state == "none" else tuple(draw(st.lists(near, min_size=1, max_size=4)))
+    if state == "right" and rank in (2, 3):
+        batch = () if rank == 2 else (input_shape[0 if config["batch_first"] else 1],)
+        state_shape = (config["num_layers"], *batch, config["hidden_size"])
+    return kind, config, input_shape, state_shape

@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import currently_in_test_context, event, given, settings
-from strategies import fuzz_programs
+from strategies import fuzz_programs, recurrent_calls
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, TinygradRNNError
@@ -281,3 +281,40 @@ def test_regression_programs(shapes, seed, steps):
         inputs, executed = run_program(shapes, seed, steps)
         if executed and not any(op in KINKS for op, _, _ in executed):
             tg.gradcheck(_replay(executed), inputs, directions=2)
+
+
+# ------------------------------------------------------------------------- recurrent layers vs torch
+@settings(max_examples=2 * settings.default.max_examples)
+@given(recurrent_calls())
+def test_recurrent_layers_on_random_shapes_match_torch_or_raise_project_errors(call):
+    # PyTorch is the oracle: where it accepts the call our layer must give the same output and final
+    # state; where it refuses, ours must raise a TinygradRNNError (never another type).
+    torch = pytest.importorskip("torch")
+    kind, config, input_shape, state_shape = call
+    tg.manual_seed(0)
+    ours = getattr(tg.nn, kind)(**config)
+    theirs = getattr(torch.nn, kind)(**config).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(input_shape)
+    states = None if state_shape is None else [rng.standard_normal(state_shape) for _ in range(2)]
+    if states is None:
+        torch_args, our_args = (torch.from_numpy(x),), (Tensor(x),)
+    elif kind == "LSTM":
+        torch_args = (torch.from_numpy(x), tuple(torch.from_numpy(s) for s in states))
+        our_args = (Tensor(x), tuple(Tensor(s) for s in states))
+    else:
+        torch_args, our_args = (torch.from_numpy(x), torch.from_numpy(states[0])), (Tensor(x), Tensor(states[0]))
+    try:
+        with torch.no_grad():
+            expected_out, expected_state = theirs(*torch_args)
+    except (RuntimeError, ValueError, IndexError, TypeError):
+        with pytest.raises(TinygradRNNError):
+            ours(*our_args)
+        _note(f"{kind} call refused by both")
+        return
+    out, state = ours(*our_args)
+    _note(f"{kind} call matched torch")
+    np.testing.assert_allclose(out.data, expected_out.numpy(), rtol=1e-10, atol=1e-12)
+    h_n, expected_h = (state[0], expected_state[0]) if kind == "LSTM" else (state, expected_state)
+    np.testing.assert_allclose(h_n.data, expected_h.numpy(), rtol=1e-10, atol=1e-12)
