@@ -7,8 +7,10 @@ An LSTM step computes four gates from x_t and h_(t-1) (PyTorch order i, f, g, o)
     c_t = f * c_(t-1) + i * g          h_t = o * tanh(c_t)
 
 The cell state is updated *element-wise*: going one step back along the cell path multiplies the
-gradient by f (a number in (0, 1) per unit), not by a matrix times tanh'. With forget gates near 1,
-dc_T/dc_t stays near 1 for a hundred steps, while a vanilla RNN's dh_T/dh_t shrinks geometrically.
+gradient by f (a number in (0, 1) per unit), not by a matrix times tanh'. So dc_T/dc_t is the
+product of the forget gates in between: with gates around 0.85 (as here, before any training) that
+is about 1e-5 after 100 steps -- against about 1e-40 for a vanilla RNN's dh_T/dh_t -- and a
+network that needs to remember learns forget gates close to 1, where it stays near 1.
 The GRU does the same with one gate: h_t = (1 - z) * n + z * h_(t-1), so dh_t/dh_(t-1) contains
 z directly.
 
