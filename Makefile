@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: demo test lint format graphviz clean
+.PHONY: demo images test lint format graphviz clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ graphviz:
 
 demo: $(VENV)/.installed graphviz
 	$(PY) -m tinygrad_rnn demo --out $(OUT)
+
+# The README's pictures: rerun the demo and copy the ones the README shows into docs/images.
+README_IMAGES := rnn_unrolled.svg rnn_cells.svg lstm_cells.svg rnn_rolled.svg neuron_vs_layer.svg \
+	gradient_flow.png rnn_contributions.png state_gradients.png
+images: demo
+	mkdir -p docs/images
+	cp $(addprefix $(OUT)/,$(README_IMAGES)) docs/images/
 
 test: $(VENV)/.installed graphviz
 	$(VENV)/bin/ruff check .

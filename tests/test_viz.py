@@ -265,7 +265,7 @@ def test_plots_have_titles_labels_legends_and_log_scale(tmp_path):
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any("theory ρ^k" in s for s in labels) and any("cell path" in s for s in labels)
+    assert any("ρ^k: rate of the linear recurrence" in s for s in labels) and any("cell path" in s for s in labels)
     assert viz.save_figure(fig, tmp_path / "flow.png").read_bytes().startswith(b"\x89PNG")
 
     W, g = _hand_rnn(4)
@@ -279,3 +279,13 @@ def test_plots_have_titles_labels_legends_and_log_scale(tmp_path):
     assert viz.save_figure(fig, tmp_path / "heat.svg").read_bytes().lstrip().startswith(b"<?xml")
     with pytest.raises(ValueError, match="expected"):
         viz.plot_state_gradients(np.zeros(3))
+
+
+def test_readme_viz_example_runs(tmp_path):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("<!-- section:viz -->") : readme.index("<!-- /section:viz -->")]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=env, capture_output=True)
+    if shutil.which("dot"):
+        assert (tmp_path / "rnn.svg").read_bytes().lstrip().startswith(b"<?xml")

@@ -727,6 +727,8 @@ def _legend(dg, gid: str, scale: _Scale | None, shared: bool, cuts: bool, marked
     if cuts:
         rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT">dashed edge: detach() between chunks (no gradient)</TD></TR>')
     if marked:
-        rows.append('<TR><TD BGCOLOR="#ff6b6b" WIDTH="40"> </TD><TD ALIGN="LEFT">first NaN/Inf node, or highlighted</TD></TR>')
+        rows.append(
+            '<TR><TD BGCOLOR="#ff6b6b" WIDTH="40"> </TD><TD ALIGN="LEFT">first NaN/Inf node, or highlighted</TD></TR>'
+        )
     table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>"
     dg.node(gid, label=f"<{table}>", shape="plaintext", fontsize="9")

@@ -87,7 +87,7 @@ def plot_gradient_flow(
                 lw=1.2,
                 color=colour,
                 alpha=0.8,
-                label=f"  theory ρ^k, ρ = {flow.spectral_radius:.2g}",
+                label=f"  ρ^k: rate of the linear recurrence, ρ = {flow.spectral_radius:.2g}",
             )
         if theory and flow.cell_path_norms is not None:
             ax.semilogy(
