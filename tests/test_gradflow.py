@@ -157,3 +157,13 @@ def test_jacobians_reject_mismatched_states():
         gf.jacobians((a * 2).sum(), [a])
     with pytest.raises(GraphError, match="does not require grad"):
         gf.jacobians(a * 2, [tg.Tensor(np.ones((2, 3)))])
+
+
+def test_gradient_flow_unrolls_a_fused_layer_op_by_op():
+    x = np.random.default_rng(2).standard_normal((5, 2, 2))
+    plain = gf.gradient_flow(gf.make_model("gru", 2, 3, seed=5), x)
+    model = gf.make_model("gru", 2, 3, seed=5)
+    model.fused = True
+    fused = gf.gradient_flow(model, x)
+    np.testing.assert_allclose(fused.jacobian_norms, plain.jacobian_norms, rtol=1e-10)
+    assert model.fused

@@ -281,3 +281,25 @@ def test_contributions_of_weight_hh_sum_to_grad_and_match_a_separate_copy_per_st
         y = tg.stack(outs)
         (y * y).sum().backward()
         np.testing.assert_allclose(contributions[t].grad, copy.grad, rtol=1e-10, atol=1e-13)
+
+
+def test_a_fused_layer_refuses_to_pass_its_single_use_off_as_one_step():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(2, 3, fused=True)
+    x = tg.randn(4, 1, 2)
+    out, _ = lstm(x)
+    with record_gradients() as rec:
+        out.sum().backward()
+    with pytest.raises(GraphError, match=r"fused op 'fused_lstm'.*ops_path"):
+        trace(out.sum(), gradients=rec).contributions("weight_hh_l0")
+    from tinygrad_rnn.nn.fused import ops_path
+
+    lstm.zero_grad()
+    with ops_path(lstm):
+        out, _ = lstm(x)
+    with record_gradients() as rec:
+        out.sum().backward()
+    parts = trace(out.sum(), gradients=rec).contributions("weight_hh_l0")
+    assert [c.step for c in parts] == [0, 1, 2, 3]
+    np.testing.assert_allclose(sum(c.grad for c in parts), lstm.weight_hh_l0.grad, rtol=1e-12)
+    assert lstm.fused  # restored

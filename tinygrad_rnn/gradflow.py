@@ -409,15 +409,11 @@ def gradient_flow(model, x, loss_fn: Callable | None = None, kind: str | None = 
     from .tensor import Tensor
 
     kind = kind or type(model).__name__.lower()
-    fused = getattr(model, "fused", False)
-    try:
-        # A fused layer is one node for all steps; unroll op by op (same numbers) to see inside it.
-        if fused:
-            model.fused = False
+    from .nn.fused import ops_path
+
+    # A fused layer is one node for all steps; unroll it op by op (same numbers) to see inside it.
+    with ops_path(model):
         output, _ = model(x if isinstance(x, Tensor) else Tensor(np.asarray(x)))
-    finally:
-        if fused:
-            model.fused = True
     loss = loss_fn(output) if loss_fn is not None else 0.5 * (output[-1] * output[-1]).sum()
     graph = trace(loss, gradients=False)
     layers = getattr(model, "num_layers", 1)

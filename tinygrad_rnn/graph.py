@@ -552,9 +552,18 @@ class Graph:
 
         Raises:
             GraphError: if no gradients were recorded (trace with ``gradients=`` a record from
-                :func:`record_gradients` around ``backward``).
+                :func:`record_gradients` around ``backward``), or if the parameter is used by a
+                fused whole-sequence op (``nn.LSTM(..., fused=True)``), whose single use stands for
+                every step: rerun the forward inside ``nn.fused.ops_path(model)``.
         """
         node = self.param(param) if isinstance(param, str) and param not in self else self.node_of(param)
+        fused = [self[e.dst].op for e in self._out_edges[node.id] if self[e.dst].op.startswith("fused_")]
+        if fused:
+            raise GraphError(
+                f"Graph.contributions: {node.label!r} is used by the fused op {fused[0]!r}, one node for "
+                f"every time step, so its per-step contributions are not in this graph; run the forward "
+                f"inside `with tinygrad_rnn.nn.fused.ops_path(model):` (same numbers, one node per op)"
+            )
         result = []
         for e in self._out_edges[node.id]:
             if e.grad is None:
