@@ -289,3 +289,11 @@ def test_readme_viz_example_runs(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=env, capture_output=True)
     if shutil.which("dot"):
         assert (tmp_path / "rnn.svg").read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_a_fused_layer_is_drawn_as_one_node_and_the_drawing_says_how_to_see_each_step():
+    tg.manual_seed(0)
+    out, _ = nn.GRU(2, 3, fused=True)(tg.randn(4, 1, 2))
+    drawing = viz.draw(out.sum())
+    assert drawing.source.count("fused_gru") >= 1 and "cluster_" not in drawing.source
+    assert any("ops_path" in note for note in drawing.notes)

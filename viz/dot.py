@@ -198,6 +198,12 @@ def _make_view(
             notes.append(f"parameters not drawn: {', '.join(left_out)}")
     nodes = _visible(graph, show_constants, detached, chosen)
     steps = sorted({n.step for n in nodes if n.step is not None})
+    for n in nodes:
+        if n.op.startswith("fused_"):
+            notes.append(
+                f"{n.op} ({n.path}) is a whole sequence in one node; run the forward inside "
+                f"nn.fused.ops_path(model) to draw each step"
+            )
 
     def keys_for(level: str, keep: int | None) -> dict[str, tuple]:
         """Group keys at ``level``, with all but the first and last ``keep`` steps merged into one node."""
