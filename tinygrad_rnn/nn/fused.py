@@ -218,56 +218,74 @@ def _ifog(hidden: int) -> np.ndarray:
 
 @register("fused_lstm")
 def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
-    """The fused LSTM node: returns ``[h_1; ...; h_T; c_T]`` packed as ``(T + 1, B, H)``."""
+    """The fused LSTM node: returns ``[h_1; ...; h_T; c_T]`` packed as ``(T + 1, B, H)``.
+
+    Inside, every step works feature-major, ``(gates * H, B)``: ``a = W_hh h`` puts each gate in a
+    contiguous block of rows, so every elementwise op runs on contiguous memory (numpy's fast loops)
+    and the three sigmoids are one call.
+    """
     steps, batch, hidden = _check("fused_lstm", x, (h0, c0), w_ih, w_hh, 4)
     order = _ifog(hidden)
     rows = np.argsort(order)  # maps gradient rows back to PyTorch's order
     bias, bias_parents = _bias(b_ih, b_hh)
     W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
     H, H2, H3 = hidden, 2 * hidden, 3 * hidden
-    acts = _project(x.data, W_ih, None if bias is None else bias[order])  # (T, B, 4H) -> gate values
+    projected = _project(x.data, W_ih, None if bias is None else bias[order])  # (T, B, 4H), one matmul
+    acts = np.ascontiguousarray(projected.transpose(0, 2, 1))  # (T, 4H, B) -> becomes the gate values
     dtype = acts.dtype
-    hs = np.empty((steps + 2, batch, hidden), dtype=dtype)  # h_0 .. h_T, then c_T (the packed output)
-    cs = np.empty((steps + 1, batch, hidden), dtype=dtype)  # c_0 .. c_T
-    tanh_c = np.empty((steps, batch, hidden), dtype=dtype)
-    hs[0] = h0.data
-    cs[0] = c0.data
+    hs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # h_0 .. h_T, feature-major
+    cs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # c_0 .. c_T
+    tanh_c = np.empty((steps, hidden, batch), dtype=dtype)
+    recurrent = np.empty((4 * hidden, batch), dtype=dtype)
+    hs[0] = h0.data.T
+    cs[0] = c0.data.T
     for t in range(steps):
         a = acts[t]
-        a += hs[t] @ W_hh.T  # all four gates in one matmul
-        _sigmoid_(a[:, :H3])  # i, f, o
-        np.tanh(a[:, H3:], out=a[:, H3:])  # g
+        np.matmul(W_hh, hs[t], out=recurrent)  # all four gates in one matmul
+        a += recurrent
+        _sigmoid_(a[:H3])  # i, f, o
+        np.tanh(a[H3:], out=a[H3:])  # g
         c = cs[t + 1]
-        np.multiply(a[:, H:H2], cs[t], out=c)  # f * c
-        c += a[:, :H] * a[:, H3:]  # + i * g
+        np.multiply(a[H:H2], cs[t], out=c)  # f * c
+        c += a[:H] * a[H3:]  # + i * g
         np.tanh(c, out=tanh_c[t])
-        np.multiply(a[:, H2:H3], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
-    hs[steps + 1] = cs[steps]
+        np.multiply(a[H2:H3], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
+    packed = np.empty((steps + 1, batch, hidden), dtype=dtype)
+    packed[:steps] = hs[1:].transpose(0, 2, 1)
+    packed[steps] = cs[steps].T
     parents = (x, h0, c0, w_ih, w_hh, *bias_parents)
 
     def backward(g):
+        g = np.ascontiguousarray(g.transpose(0, 2, 1))  # (T + 1, H, B)
         d = np.empty_like(acts)  # pre-activation gradients (i, f, o, g order), all steps
-        dh = np.zeros((batch, hidden), dtype=dtype)
-        dc = np.array(g[steps], dtype=dtype)  # gradient reaching c_T from outside
+        dh = np.zeros((hidden, batch), dtype=dtype)
+        dc = g[steps].copy()  # gradient reaching c_T from outside
+        W_hh_t = np.ascontiguousarray(W_hh.T)  # (H, 4H)
         for t in range(steps - 1, -1, -1):
             a, da, tc = acts[t], d[t], tanh_c[t]
-            i, f, o, gg = a[:, :H], a[:, H:H2], a[:, H2:H3], a[:, H3:]
+            i, f, o, gg = a[:H], a[H:H2], a[H2:H3], a[H3:]
             dh += g[t]
             dc += dh * o * (1 - tc * tc)
-            np.multiply(dc, gg, out=da[:, :H])  # d i
-            np.multiply(dc, cs[t], out=da[:, H:H2])  # d f
-            np.multiply(dh, tc, out=da[:, H2:H3])  # d o
-            np.multiply(dc, i, out=da[:, H3:])  # d g
-            da[:, :H3] *= a[:, :H3] * (1 - a[:, :H3])  # through the three sigmoids
-            da[:, H3:] *= 1 - gg * gg  # through tanh
+            np.multiply(dc, gg, out=da[:H])  # d i
+            np.multiply(dc, cs[t], out=da[H:H2])  # d f
+            np.multiply(dh, tc, out=da[H2:H3])  # d o
+            np.multiply(dc, i, out=da[H3:])  # d g
+            da[:H3] *= a[:H3] * (1 - a[:H3])  # through the three sigmoids
+            da[H3:] *= 1 - gg * gg  # through tanh
             dc *= f
-            dh = da @ W_hh
-        dx, dw_ih, dw_hh, db = _param_grads(d, x, hs[:steps], w_ih, w_hh, W_ih, rows)
-        dh0 = dh if h0.requires_grad else None
-        dc0 = dc if c0.requires_grad else None
+            dh = W_hh_t @ da
+        # Weight gradients: one matmul over all steps each, (4H, T*B) @ (T*B, ·).
+        d2 = d.transpose(1, 0, 2).reshape(4 * hidden, steps * batch)
+        dw_ih = (d2 @ x.data.reshape(steps * batch, -1))[rows] if w_ih.requires_grad else None
+        h_prev = hs[:steps].transpose(0, 2, 1).reshape(steps * batch, hidden)
+        dw_hh = (d2 @ h_prev)[rows] if w_hh.requires_grad else None
+        db = d2.sum(axis=1)[rows]
+        dx = (d2.T @ W_ih).reshape(x.shape) if x.requires_grad else None
+        dh0 = dh.T.copy() if h0.requires_grad else None
+        dc0 = dc.T.copy() if c0.requires_grad else None
         return (dx, dh0, dc0, dw_ih, dw_hh) + (db,) * len(bias_parents)
 
-    return _make(hs[1:], "fused_lstm", parents, backward)
+    return _make(packed, "fused_lstm", parents, backward)
 
 
 def fused_lstm(
