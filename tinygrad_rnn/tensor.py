@@ -6,15 +6,20 @@ holds the node type, the backward pass and the PyTorch-style methods that call t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 
 import numpy as np
 
-from .autograd import STATE, toposort
+from .autograd import STATE
 from .errors import DTypeError, GraphError, ShapeError
 
 _FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
 _add = np.add
+# Every tensor takes a number from this counter when it is made. A node is always made after its
+# parents, so backward can visit nodes newest first instead of sorting the graph (see _run_backward).
+_next_seq = itertools.count().__next__
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -87,6 +92,7 @@ class Tensor:
         "_backward",
         "_retains_grad",
         "_hooks",
+        "_seq",
         "__weakref__",
     )
     __array_priority__ = 1000  # so ``ndarray + Tensor`` defers to Tensor.__radd__
@@ -101,6 +107,7 @@ class Tensor:
         self._backward = None
         self._retains_grad = False
         self._hooks: list | None = None
+        self._seq = _next_seq()
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -490,16 +497,23 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
-    """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order."""
+    """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order.
+
+    Nodes are visited newest first, from a heap keyed by creation number: a node is always made after
+    its parents, so when a node comes off the heap every node that used it has already sent its
+    gradient. This is Kahn's order without a separate pass over the graph to sort it first.
+    """
     edge_hook = STATE.edge_hook
     grads = {id(root): grad}
     # ids of gradient buffers this pass allocated itself (sums): only those may be added to in place.
     owned = set()
     pop_grad = grads.pop
-    for node in reversed(toposort(root)):
-        g = pop_grad(id(node), None)
-        if g is None:
-            continue
+    # Entries (-creation number, id, node): the id breaks a tie (a copied tensor shares its number)
+    # so two nodes are never compared themselves.
+    heap = [(-root._seq, id(root), root)]
+    while heap:
+        node = heappop(heap)[2]
+        g = pop_grad(id(node))
         if owned:
             # Forget the buffer once it leaves ``grads``: its id may be reused by a later array.
             owned.discard(id(g))
@@ -524,7 +538,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         if node._retains_grad:
             node.grad = np.array(g) if node.grad is None else node.grad + g
         backward = node._backward
-        if backward is None or backward == _FREED:
+        if backward is None or backward is _FREED:
             raise GraphError(
                 f"backward: trying to backward through the graph a second time (op '{node.op}' "
                 f"already released its saved values); pass retain_graph=True to the first backward"
@@ -544,6 +558,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             previous = grads.get(key)
             if previous is None:
                 grads[key] = pg
+                heappush(heap, (-parent._seq, key, parent))
             elif id(previous) in owned and previous.dtype == pg.dtype and previous.shape == pg.shape:
                 previous += pg  # a sum this pass made and nobody else holds: safe to reuse
             else:
@@ -565,6 +580,7 @@ def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tens
     out.name = None
     out._retains_grad = False
     out._hooks = None
+    out._seq = _next_seq()
     out.op = op
     out.requires_grad = False
     out.parents = ()
