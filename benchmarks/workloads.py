@@ -330,22 +330,34 @@ def make_per_op(dtype: str = "float32") -> dict:
 
 
 # --------------------------------------------------------------------------- long graphs
-def tg_chain(n: int) -> None:
-    """Build a chain of ``n`` multiplications and backpropagate through it."""
+def tg_chain_graph(n: int):
+    """Build a chain of ``n`` multiplications; return (output, function that runs backward)."""
     x = Tensor(np.ones(1), requires_grad=True)
     y = x
     for _ in range(n):
         y = y * 1.0001
-    y.sum().backward()
+    loss = y.sum()
+    return loss, loss.backward
 
 
-def torch_chain(n: int) -> None:
-    """The same chain in PyTorch."""
+def tg_chain(n: int) -> None:
+    """Build a chain of ``n`` multiplications and backpropagate through it."""
+    tg_chain_graph(n)[1]()
+
+
+def torch_chain_graph(n: int):
+    """The same chain in PyTorch (float64, like ours)."""
     x = torch.ones(1, dtype=torch.float64, requires_grad=True)
     y = x
     for _ in range(n):
         y = y * 1.0001
-    y.sum().backward()
+    loss = y.sum()
+    return loss, loss.backward
+
+
+def torch_chain(n: int) -> None:
+    """Build and backpropagate the PyTorch chain."""
+    torch_chain_graph(n)[1]()
 
 
 def micro_chain(n: int) -> None:
