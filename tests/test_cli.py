@@ -18,8 +18,10 @@ ROOT = Path(__file__).parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path | None = None, without_dot: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if without_dot:
+        env["PATH"] = "/nonexistent"  # Graphviz's `dot` (found on PATH) is then missing
     return subprocess.run(
         [sys.executable, "-m", "tinygrad_rnn", *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env
     )
@@ -127,3 +129,17 @@ def test_unwritable_outputs_fail_cleanly_without_partial_files(tmp_path):
         assert result.returncode == 1 and "not writable" in result.stderr
         assert list(locked.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "locked") == ["file"]
+
+
+def test_without_graphviz_the_demo_writes_dot_files_and_says_how_to_install(tmp_path):
+    out = tmp_path / "out"
+    result = run("demo", "--quick", "--out", str(out), without_dot=True)
+    assert result.returncode == 0, result.stderr
+    assert "sudo apt-get install graphviz" in result.stdout and "brew install graphviz" in result.stdout
+    names = {p.name for p in out.iterdir()}
+    assert {"rnn_unrolled.dot", "lstm_cells.dot", "gradient_flow.png"} <= names
+    assert not any(n.endswith(".svg") for n in names)
+
+    result = run("graph", "-o", str(tmp_path / "g.svg"), without_dot=True)
+    assert result.returncode == 1 and "apt-get install graphviz" in result.stderr and "--format dot" in result.stderr
+    assert not (tmp_path / "g.svg").exists()

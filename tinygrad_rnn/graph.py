@@ -459,6 +459,14 @@ class Graph:
             for e, g in zip(self._in_edges[n.id], backward(float(n.obj.grad))):
                 e.grad = np.asarray(float(g))
 
+    def __repr__(self) -> str:
+        steps = self.steps()
+        span = f", steps {steps[0]}..{steps[-1]}" if steps else ""
+        return (
+            f"Graph({self.engine}: {len(self.nodes)} nodes, {len(self.edges)} edges, "
+            f"{len(self.parameters())} parameters{span})"
+        )
+
     # --------------------------------------------------------------------------------- lookups
     def __len__(self) -> int:
         return len(self.nodes)
