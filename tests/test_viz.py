@@ -215,6 +215,33 @@ def test_neuron_level_value_graph_beside_layer_level(needs_dot):
     assert "value 0.5" in text and f"grad {dot._fmt(a.grad)}" in text  # Value graphs show values and grads
 
 
+def test_scope_detail_draws_one_node_per_neuron_and_per_layer():
+    with tg.scope("layer"):
+        xs = [tg.Value(1.0, name="x0"), tg.Value(-2.0, name="x1")]
+        outs = []
+        for j in range(3):
+            with tg.scope(f"neuron{j}"):
+                outs.append((xs[0] * tg.Value(0.1 * j, name=f"w{j}0") + xs[1] * tg.Value(0.3, name=f"w{j}1")).tanh())
+    loss = outs[0] + outs[1] + outs[2]
+    loss.backward()
+    source = viz.draw(trace(loss), detail="scope").source
+    neurons = re.findall(
+        r'^\s*"scope/layer\.neuron(\d)" \[label=<<B>layer\.neuron\d</B><BR/>4 ops<BR/>out ([-\d.]+)', source, re.M
+    )
+    assert [(j, float(v)) for j, v in neurons] == [
+        (str(j), pytest.approx(o.data, abs=0.01)) for j, o in enumerate(outs)
+    ]
+    assert len(_edges_from(source, "param/x0")) == 3  # the input feeds every neuron
+
+    W = tg.Tensor(np.ones((3, 2)), requires_grad=True)
+    with tg.scope("layer1"):
+        h = (W @ tg.Tensor(np.ones(2))).tanh()
+    with tg.scope("layer2"):
+        y = h.sum()
+    layers = viz.draw(trace(y), detail="scope").source
+    assert re.findall(r'^\s*"(scope/[^"]+)" \[', layers, re.M) == ["scope/layer1", "scope/layer2"]
+
+
 def test_jupyter_display_and_rendering_to_files(needs_dot, tmp_path):
     _, g = _hand_rnn(2)
     drawing = viz.draw(g)

@@ -13,8 +13,8 @@ Every model is built from a fixed seed, so the pictures are the same on every ru
 5. ``gradient_flow.png`` -- exact ``||dh_T/dh_t||`` against steps back for RNN, GRU and LSTM
    (as initialised, and with the memory gate biased open), with the RNN's rate ``ρ(W_hh)^k``.
 6. ``state_gradients.png`` -- ``|dL/dh_t|`` of the RNN for every step and unit.
-7. ``neuron_vs_layer`` -- one small tanh layer drawn neuron by neuron (scalar engine) beside the
-   same layer drawn as one matmul (tensor engine).
+7. ``neuron_vs_layer`` -- a small 3-3-1 tanh network drawn one node per neuron (scalar engine)
+   beside the same network drawn one node per layer (tensor engine).
 """
 
 from __future__ import annotations
@@ -52,38 +52,51 @@ def _write_drawing(drawing: dot.Drawing, stem: Path, render: bool) -> list[Path]
 
 
 def _neuron_vs_layer(seed: int) -> dot.Drawing:
+    """A 3-3-1 tanh network drawn one node per neuron (scalar engine) beside one node per layer (tensors)."""
     rng = np.random.default_rng(seed)
-    W, b, x = rng.standard_normal((2, 3)).round(2), rng.standard_normal(2).round(2), [0.5, -1.0, 2.0]
-    # Neuron level: every weight, product and sum is its own Value.
-    with tg.scope("layer"):
-        weights = [[tg.Value(W[j, i], name=f"w{j}{i}") for i in range(3)] for j in range(2)]
-        biases = [tg.Value(b[j], name=f"b{j}") for j in range(2)]
-        inputs = [tg.Value(v, name=f"x{i}") for i, v in enumerate(x)]
-        outs = []
-        for j in range(2):
+    W1, b1 = rng.standard_normal((3, 3)).round(2), rng.standard_normal(3).round(2)
+    W2, b2 = rng.standard_normal((1, 3)).round(2), rng.standard_normal(1).round(2)
+    x, target = [0.5, -1.0, 2.0], 1.0
+
+    # Neuron level: every weight, product and sum is a Value; each neuron is a scope.
+    inputs = [tg.Value(v, name=f"x{i}") for i, v in enumerate(x)]
+    hidden = []
+    with tg.scope("layer1"):
+        for j in range(3):
             with tg.scope(f"neuron{j}"):
-                total = biases[j]
+                total = tg.Value(b1[j], name=f"b1[{j}]")
                 for i in range(3):
-                    total = total + weights[j][i] * inputs[i]
-                outs.append(total.tanh())
-    neuron_loss = outs[0] + outs[1]
+                    total = total + tg.Value(W1[j, i], name=f"W1[{j},{i}]") * inputs[i]
+                hidden.append(total.tanh())
+    with tg.scope("layer2"), tg.scope("neuron0"):
+        y = tg.Value(b2[0], name="b2[0]")
+        for i in range(3):
+            y = y + tg.Value(W2[0, i], name=f"W2[0,{i}]") * hidden[i]
+    neuron_loss = (y - target) ** 2
     neuron_loss.backward()
-    # Layer level: the same layer as one matmul, one add, one tanh.
-    with tg.scope("layer"):
-        Wt = tg.Tensor(W, requires_grad=True)
-        Wt.name = "W"
-        bt = tg.Tensor(b, requires_grad=True)
-        bt.name = "b"
-        layer_out = (Wt @ tg.Tensor(np.array(x)) + bt).tanh()
-    layer_loss = layer_out.sum()
+
+    # Layer level: the same network with one matmul per layer.
+    params = {}
+    for name, value in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
+        params[name] = tg.Tensor(value, requires_grad=True)
+        params[name].name = name
+    with tg.scope("layer1"):
+        h = (params["W1"] @ tg.Tensor(np.array(x)) + params["b1"]).tanh()
+    with tg.scope("layer2"):
+        out = params["W2"] @ h + params["b2"]
+    layer_loss = ((out - target) ** 2).sum()
     with record_gradients() as record:
         layer_loss.backward()
     return dot.side_by_side(
         [
-            (trace(neuron_loss), "neuron level (scalar engine): one node per number", {"detail": "op"}),
-            (trace(layer_loss, gradients=record), "layer level (tensor engine): one node per array", {"values": True}),
+            (trace(neuron_loss), "neuron level (scalar engine): one node per neuron", {"detail": "scope"}),
+            (
+                trace(layer_loss, gradients=record),
+                "layer level (tensor engine): one node per layer",
+                {"detail": "scope", "values": True},
+            ),
         ],
-        title="The same tanh layer y = tanh(W x + b), loss = y0 + y1",
+        title="The same 3-3-1 tanh network, loss (y - 1)²: neuron by neuron, and layer by layer",
     )
 
 

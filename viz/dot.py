@@ -25,7 +25,9 @@ Levels of detail and automatic collapse
 ---------------------------------------
 ``detail="op"`` draws every op; ``"cell"`` one node per layer per time step; ``"step"`` one node
 per time step; ``"rolled"`` one node per recurrent layer with a back-edge labelled with the
-number of steps. An unrolled graph of more than :data:`MAX_STEPS` = 40 steps is drawn with its
+number of steps; ``"scope"`` one node per module scope (a neuron of a scalar-engine network built
+in ``scope("neuron3")``, or a layer of a tensor network), showing its output value and gradient.
+An unrolled graph of more than :data:`MAX_STEPS` = 40 steps is drawn with its
 first and last :data:`KEEP_STEPS` = 8 steps and one node standing for the steps in between
 (``… steps 8–991 not drawn …``; the shared weights' edge to it carries the sum of their
 contributions). ``"auto"`` (default) then picks ``"op"`` when at most ``max_nodes`` nodes remain
@@ -71,7 +73,7 @@ MAX_STEPS = 40
 """Drawings of more time steps show the first and last :data:`KEEP_STEPS` and merge the rest into one node."""
 KEEP_STEPS = 8
 
-DETAILS = ("auto", "op", "cell", "step", "rolled")
+DETAILS = ("auto", "op", "cell", "step", "rolled", "scope")
 FORMATS = ("svg", "png", "pdf", "dot")
 
 INSTALL_HINT = "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz` (macOS)"
@@ -176,6 +178,10 @@ def _visible(graph: Graph, show_constants: bool, detached: set[str], params: set
 def _group_key(n: Node, detail: str) -> tuple[str, str, tuple[str, int] | None]:
     """(group id, group kind, cluster) of node ``n`` at level ``detail``."""
     cluster = (n.path, n.step) if n.step is not None else None
+    if detail == "scope":
+        if n.kind == "op" and n.path:
+            return f"scope/{n.path}" + ("" if n.step is None else f"@t{n.step}"), "scope", None
+        return n.id, n.kind, None
     if detail == "op" or n.step is None:
         return n.id, n.kind, cluster if detail == "op" else None
     if detail == "cell":
@@ -271,7 +277,7 @@ def _make_view(
             if detail != "rolled" or same_step:
                 continue  # inside one collapsed node; a rolled layer keeps its step-to-step back-edges
         edges.setdefault((gs, gd, e.src), []).append(e)
-    if detail in ("cell", "step", "rolled"):
+    if detail in ("cell", "step", "rolled", "scope"):
         edges = _merge_roles(graph, edges, detail)
     return _View(groups, edges, detail, notes, elided)
 
@@ -394,7 +400,7 @@ def draw(
         source: a :class:`~tinygrad_rnn.graph.Graph`, or a Tensor/Value (or a list of them) to trace.
             Trace with ``gradients=`` a record from :func:`tinygrad_rnn.graph.record_gradients` to
             get per-use contributions and heat on every edge.
-        detail: ``"auto"``, ``"op"``, ``"cell"``, ``"step"`` or ``"rolled"`` (see the module doc).
+        detail: ``"auto"``, ``"op"``, ``"cell"``, ``"step"``, ``"rolled"`` or ``"scope"`` (see the module doc).
         max_nodes: largest number of drawn nodes before collapsing; ``None`` never collapses.
         heat: colour and thicken edges by gradient norm (log scale) and draw the legend.
         values: show value summaries and gradient norms in op nodes (default: on for Value graphs).
@@ -532,7 +538,7 @@ def _emit(
         _node(dg, pid(group.gid), group, graph, view, values, marked, shared, clip)
 
     # Edges (forward direction), heat from the gradient sent back along each.
-    collapsed = view.detail in ("cell", "step", "rolled")
+    collapsed = view.detail in ("cell", "step", "rolled", "scope")
     roles = {nid: t.role for t in graph.state_tracks() for nid in t.nodes} if collapsed else {}
     # In time order (then creation order), so Graphviz lays the steps out in order.
     position = {n.id: i for i, n in enumerate(graph.nodes)}
@@ -562,7 +568,7 @@ def _emit(
             role = roles.get(src.id)
             attrs["label"] = f"{role}: {_fmt(norm)}" if role else _fmt(norm)
             attrs["fontcolor"] = "#555555"
-        if collapsed and src.kind == "param":
+        if collapsed and src.kind == "param" and view.detail != "scope":
             attrs["constraint"] = "false"  # let the chain of steps, not the fan-in, decide the layout
         if gs == gd:  # a rolled layer's back-edge: the state handed from step t to t + 1
             role = roles.get(src.id, src.label)
@@ -663,7 +669,8 @@ def _node(dg, gid: str, group: _Group, graph: Graph, view: _View, values: bool, 
         lines = [html.escape(n.label)]
         if n.kind == "param":
             lines[0] = f"<B>{lines[0]}</B>"
-        lines.append(_shape(n.shape))
+        if graph.engine != "scalar":  # every Value is one number: its shape says nothing
+            lines.append(_shape(n.shape))
         if values:
             lines.append(html.escape(f"value {n.summary()}"))
         if n.kind == "param":
@@ -689,12 +696,19 @@ def _node(dg, gid: str, group: _Group, graph: Graph, view: _View, values: bool, 
             head = f"t = {steps[0]}"
         elif group.kind == "roll":
             head = f"{members[0].path or 'recurrence'} (rolled)"
+        elif group.kind == "scope":
+            head = members[0].path + ("" if not steps else f" · t = {steps[0]}")
         else:
             head = f"{members[0].path} · t = {steps[0]}" if members[0].path else f"t = {steps[0]}"
         lines = [f"<B>{html.escape(head)}</B>", f"{sum(ops.values())} ops"]
         if group.kind == "roll":
             lines.append(f"one cell, unrolled {len(steps)} steps")
-        if group.kind != "cell":
+        if group.kind == "scope":
+            out = members[-1]  # the scope's last node is its output: a neuron's activation, a layer's result
+            lines.append(f"out {_shape(out.shape)}" if out.size > 1 else f"out {_fmt(out.value_max)}")
+            if out.grad is not None:
+                lines.append(html.escape(_grad_text(out)))
+        elif group.kind != "cell":
             top = ", ".join(f"{op}×{k}" if k > 1 else op for op, k in ops.most_common(4))
             lines.append(html.escape(top))
         attrs.update(shape="box", style="filled,rounded", fillcolor="#eef2fa" if group.kind != "elided" else "#f2f2f2")
