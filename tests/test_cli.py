@@ -56,10 +56,13 @@ def test_graph_command_renders_the_unrolled_model(needs_dot, tmp_path):
     assert f"wrote {out}" in result.stdout
     assert _clusters(out) == 4
     dot_out = tmp_path / "rnn.dot"
-    result = run("graph", "--steps", "3", "--format", "dot", "-o", str(dot_out))
+    result = run("graph", "--steps", "3", "--format", "dot", "--params", "all", "-o", str(dot_out))
     assert result.returncode == 0, result.stderr
     text = dot_out.read_text()
     assert text.startswith("digraph") and text.count('"param/weight_hh_l0" ->') == 3
+    assert text.count('"param/weight_ih_l0" ->') == 3  # --params all; by default only weight_hh is drawn
+    result = run("graph", "--params", "nothing", "-o", str(tmp_path / "x.svg"))
+    assert result.returncode == 1 and "matches no parameter" in result.stderr
 
 
 def test_gradflow_command_writes_the_plot(tmp_path):

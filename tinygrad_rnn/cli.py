@@ -154,7 +154,19 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         f"{args.model.upper()} unrolled over {args.steps} steps (hidden {args.hidden_size}, seed {args.seed}); "
         f"loss on the last step"
     )
-    drawing = viz.draw(graph, detail=args.detail, max_nodes=args.max_nodes or None, heat=not args.no_heat, title=title)
+    names = [p.name for p in graph.parameters()]
+    prefixes = [p.strip() for p in args.params.split(",") if p.strip()]
+    chosen = None if "all" in prefixes else [n for n in names if any(n.startswith(p) for p in prefixes)]
+    if chosen == []:
+        raise CommandError(f"--params {args.params!r} matches no parameter; the model has {', '.join(names)}")
+    drawing = viz.draw(
+        graph,
+        detail=args.detail,
+        max_nodes=args.max_nodes or None,
+        heat=not args.no_heat,
+        title=title,
+        params=chosen,
+    )
     try:
         drawing.render(out, fmt)
     except viz.GraphvizNotFoundError as err:
@@ -244,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--detail", choices=DETAILS, default="auto", help="level of detail (default auto)")
     graph.add_argument(
         "--max-nodes", type=int, default=300, help="collapse past this many drawn nodes; 0 = never (default 300)"
+    )
+    graph.add_argument(
+        "--params",
+        default="weight_hh",
+        help="comma-separated name prefixes of the parameters to draw, or 'all' (default weight_hh)",
     )
     graph.add_argument("--no-heat", action="store_true", help="no gradient colouring")
     graph.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
