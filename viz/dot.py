@@ -526,7 +526,7 @@ def _emit(
     loose: list[_Group] = []
     for g in view.groups.values():
         (clusters.setdefault(g.cluster, []) if g.cluster is not None else loose).append(g)
-    # Step clusters first, in time order, then the rest: Graphviz then stacks steps from the top.
+    # One cluster per (path, step), in time order; _order_steps below keeps them left to right.
     for i, ((path, step), groups) in enumerate(sorted(clusters.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
         with dg.subgraph(name=f"cluster_{prefix.replace(':', '_')}{i}") as sub:
             label = f"{path} · t = {step}" if multi_path and path else f"t = {step}"
