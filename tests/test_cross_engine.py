@@ -16,6 +16,7 @@ ulps relative to the largest magnitude in the graph.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -82,8 +83,9 @@ def _scale(values) -> float:
     return max([1.0, *(abs(v) for v in values)])
 
 
+@pytest.mark.parametrize("root_op", [*BINARY_OPS, *UNARY_OPS, "pow"])
 @given(
-    tree=_trees(),
+    data=st.data(),
     points=st.integers(1, 3).flatmap(
         lambda n: st.lists(
             st.lists(st.floats(-2, 2, allow_nan=False), min_size=n, max_size=n),
@@ -92,7 +94,16 @@ def _scale(values) -> float:
         )
     ),
 )
-def test_scalar_and_tensor_engines_agree(tree, points):
+def test_scalar_and_tensor_engines_agree(root_op, data, points):
+    # Every op is the root of some trees (a free recursive draw rarely reaches each op), and the
+    # root's first operand always mentions a variable, so that op's derivative is exercised.
+    first = st.tuples(st.sampled_from(BINARY_OPS), _trees(), st.tuples(st.just("var"), st.integers(0, VARIABLES - 1)))
+    if root_op in BINARY_OPS:
+        tree = (root_op, data.draw(first), data.draw(_trees()))
+    elif root_op == "pow":
+        tree = ("pow", data.draw(first), data.draw(st.sampled_from(EXPONENTS)))
+    else:
+        tree = (root_op, data.draw(first))
     xs = [Tensor(np.array(p), requires_grad=True) for p in points]
     out = _evaluate(tree, xs, Tensor)
     if not isinstance(out, Tensor):
