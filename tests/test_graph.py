@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -303,3 +305,27 @@ def test_a_fused_layer_refuses_to_pass_its_single_use_off_as_one_step():
     assert [c.step for c in parts] == [0, 1, 2, 3]
     np.testing.assert_allclose(sum(c.grad for c in parts), lstm.weight_hh_l0.grad, rtol=1e-12)
     assert lstm.fused  # restored
+
+
+@given(
+    kind=st.sampled_from(["rnn", "lstm", "gru"]),
+    T=st.integers(1, 8),
+    H=st.integers(1, 4),
+    batch=st.integers(1, 3),
+    layers=st.integers(1, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_every_shared_weight_is_the_sum_of_its_per_step_contributions(kind, T, H, batch, layers, seed):
+    tg.manual_seed(seed)
+    model = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](2, H, num_layers=layers)
+    out, _ = model(tg.randn(T, batch, 2))
+    loss = (out * out).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    g = trace(loss, gradients=rec)
+    shared = g.shared_parameters()
+    assert len(shared) == (4 * layers if T > 1 else 0)  # every weight and bias: used once per step
+    for name, param in model.named_parameters():
+        parts = g.contributions(name)
+        assert sorted(c.step for c in parts) == list(range(T))
+        np.testing.assert_allclose(sum(c.grad for c in parts), param.grad, rtol=1e-11, atol=1e-14)
