@@ -329,3 +329,18 @@ def test_every_shared_weight_is_the_sum_of_its_per_step_contributions(kind, T, H
         parts = g.contributions(name)
         assert sorted(c.step for c in parts) == list(range(T))
         np.testing.assert_allclose(sum(c.grad for c in parts), param.grad, rtol=1e-11, atol=1e-14)
+
+
+def test_several_backward_passes_in_one_record_add_up_like_grad():
+    W, _, _, loss = _hand_rnn(3)
+    with record_gradients() as rec:
+        loss.backward(retain_graph=True)
+        loss.backward()  # the same edges a second time: .grad doubles, and so must each contribution
+    parts = trace(loss, gradients=rec).contributions("W_hh")
+    np.testing.assert_allclose(sum(c.grad for c in parts), W.grad, rtol=1e-13)
+    first = _hand_rnn(3)
+    with record_gradients() as once:
+        first[3].backward()
+    single = trace(first[3], gradients=once).contributions("W_hh")
+    for a, b in zip(parts, single):
+        np.testing.assert_allclose(a.grad, 2 * b.grad, rtol=1e-13)
