@@ -554,6 +554,14 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 pg = _unbroadcast(pg, parent.data.shape)
             if edge_hook is not None:
                 edge_hook(node, parent, index, pg)
+            if not parent.parents and not parent._hooks:
+                # A leaf without hooks: accumulate each contribution into .grad as it arrives (the same
+                # sum, without a trip through the heap; a weight used at every step adds in place).
+                if parent.grad is None:
+                    parent.grad = np.array(pg, dtype=parent.data.dtype)
+                else:
+                    _add(parent.grad, pg, out=parent.grad)
+                continue
             key = id(parent)
             previous = grads.get(key)
             if previous is None:
