@@ -230,19 +230,22 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     bias, bias_parents = _bias(b_ih, b_hh)
     W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
     H, H2, H3 = hidden, 2 * hidden, 3 * hidden
-    projected = _project(x.data, W_ih, None if bias is None else bias[order])  # (T, B, 4H), one matmul
-    acts = np.ascontiguousarray(projected.transpose(0, 2, 1))  # (T, 4H, B) -> becomes the gate values
-    dtype = acts.dtype
+    x2 = x.data.reshape(steps * batch, -1)  # (T*B, I)
+    projected = W_ih @ x2.T  # (4H, T*B): the input projections of all steps in one matmul
+    if bias is not None:
+        projected += bias[order][:, None]
+    projected = projected.reshape(4 * hidden, steps, batch)
+    dtype = projected.dtype
+    acts = np.empty((steps, 4 * hidden, batch), dtype=dtype)  # pre-activations, then the gate values
     hs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # h_0 .. h_T, feature-major
     cs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # c_0 .. c_T
     tanh_c = np.empty((steps, hidden, batch), dtype=dtype)
-    recurrent = np.empty((4 * hidden, batch), dtype=dtype)
     hs[0] = h0.data.T
     cs[0] = c0.data.T
     for t in range(steps):
         a = acts[t]
-        np.matmul(W_hh, hs[t], out=recurrent)  # all four gates in one matmul
-        a += recurrent
+        np.matmul(W_hh, hs[t], out=a)  # all four gates in one matmul
+        a += projected[:, t]
         _sigmoid_(a[:H3])  # i, f, o
         np.tanh(a[H3:], out=a[H3:])  # g
         c = cs[t + 1]
@@ -257,12 +260,13 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
 
     def backward(g):
         g = np.ascontiguousarray(g.transpose(0, 2, 1))  # (T + 1, H, B)
-        d = np.empty_like(acts)  # pre-activation gradients (i, f, o, g order), all steps
+        d = np.empty((4 * hidden, steps, batch), dtype=dtype)  # pre-activation gradients, all steps
+        da = np.empty((4 * hidden, batch), dtype=dtype)  # this step's, contiguous for the gate math
         dh = np.zeros((hidden, batch), dtype=dtype)
         dc = g[steps].copy()  # gradient reaching c_T from outside
         W_hh_t = np.ascontiguousarray(W_hh.T)  # (H, 4H)
         for t in range(steps - 1, -1, -1):
-            a, da, tc = acts[t], d[t], tanh_c[t]
+            a, tc = acts[t], tanh_c[t]
             i, f, o, gg = a[:H], a[H:H2], a[H2:H3], a[H3:]
             dh += g[t]
             dc += dh * o * (1 - tc * tc)
@@ -273,10 +277,11 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
             da[:H3] *= a[:H3] * (1 - a[:H3])  # through the three sigmoids
             da[H3:] *= 1 - gg * gg  # through tanh
             dc *= f
+            d[:, t] = da
             dh = W_hh_t @ da
         # Weight gradients: one matmul over all steps each, (4H, T*B) @ (T*B, ·).
-        d2 = d.transpose(1, 0, 2).reshape(4 * hidden, steps * batch)
-        dw_ih = (d2 @ x.data.reshape(steps * batch, -1))[rows] if w_ih.requires_grad else None
+        d2 = d.reshape(4 * hidden, steps * batch)
+        dw_ih = (d2 @ x2)[rows] if w_ih.requires_grad else None
         h_prev = hs[:steps].transpose(0, 2, 1).reshape(steps * batch, hidden)
         dw_hh = (d2 @ h_prev)[rows] if w_hh.requires_grad else None
         db = d2.sum(axis=1)[rows]
