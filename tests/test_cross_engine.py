@@ -1,7 +1,9 @@
 """The scalar engine and the tensor engine agree on random expression trees.
 
 Hypothesis draws a small tree over ``+ - * /``, ``tanh exp log relu sigmoid``, unary minus and
-powers by a constant, with variables and Python-number constants at the leaves. Unsafe ops get safe
+powers by a constant, with variables and Python-number constants at the leaves; a ``reuse`` node
+feeds one computed node to four consumers, so the graphs are DAGs with shared intermediate nodes,
+not only trees with shared leaves. Unsafe ops get safe
 arguments by construction (``log(1 + u*u)``, ``a / (1 + b*b)``, ``exp(tanh(u))``, bounded bases
 for powers), so no value overflows and every derivative exists. Each tree is evaluated
 
@@ -26,7 +28,7 @@ from tinygrad_rnn.scalar import Value
 
 VARIABLES = 3
 BINARY_OPS = ("add", "sub", "mul", "div")
-UNARY_OPS = ("tanh", "exp", "log", "relu", "sigmoid", "neg")
+UNARY_OPS = ("tanh", "exp", "log", "relu", "sigmoid", "neg", "reuse")
 EXPONENTS = (2, 3, -1, 0.5, 1.5, -2.5)
 
 
@@ -72,6 +74,8 @@ def _evaluate(tree, env, lift):
         return base**exponent
     if kind == "neg":
         return -u
+    if kind == "reuse":  # one node feeding four consumers: its gradient is a sum of four contributions
+        return u * u - u * 0.5 + u.tanh()
     if kind == "exp":
         return u.tanh().exp()
     if kind == "log":
