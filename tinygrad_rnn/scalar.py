@@ -16,6 +16,19 @@ from .errors import ArgumentError, DTypeError
 
 
 def _value(x) -> Value:
+    """``x`` itself if it is a Value, else a new constant leaf holding the number ``x``."""
+    kind = type(x)
+    if kind is float or kind is int:  # the common case, without the checks of Value.__init__
+        leaf = _new(Value)
+        leaf.data = float(x)
+        leaf.grad = 0.0
+        leaf.parents = ()
+        leaf.op = ""
+        leaf.scope = STATE.scope
+        leaf.name = None
+        leaf._local = None
+        leaf._seq = _next_seq()
+        return leaf
     if isinstance(x, Value):
         return x
     if isinstance(x, int | float):
@@ -200,7 +213,8 @@ class Value:
             if parents:
                 node.grad = 0.0
                 for parent in parents:
-                    if parent not in seen:
+                    # Leaves are left out: they only receive gradients, from the nodes that use them.
+                    if parent.parents and parent not in seen:
                         mark(parent)
                         push(parent)
                         keep(parent)
