@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: demo images test lint format graphviz clean
+.PHONY: demo images test lint format graphviz torch-parity clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 graphviz:
 	@sh scripts/ensure_graphviz.sh
+
+# PyTorch is no dependency; when its CPU wheel lies on this machine, install it so the parity tests run.
+torch-parity: $(VENV)/.installed
+	@sh scripts/install_local_torch.sh $(PY)
 
 demo: $(VENV)/.installed graphviz
 	$(PY) -m tinygrad_rnn demo --out $(OUT)
@@ -26,7 +30,7 @@ images: demo
 	mkdir -p docs/images
 	cp $(addprefix $(OUT)/,$(README_IMAGES)) docs/images/
 
-test: $(VENV)/.installed graphviz
+test: $(VENV)/.installed graphviz torch-parity
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 -q
