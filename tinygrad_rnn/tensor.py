@@ -20,6 +20,7 @@ _add = np.add
 # Every tensor takes a number from this counter when it is made. A node is always made after its
 # parents, so backward can visit nodes newest first instead of sorting the graph (see _run_backward).
 _next_seq = itertools.count().__next__
+_new_object = object.__new__
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -272,7 +273,7 @@ class Tensor:
                 )
             grad = np.ones_like(self.data)
         else:
-            if not (type(grad) is np.ndarray and grad.dtype == self.data.dtype):  # the common case skips this
+            if not (type(grad) is np.ndarray and grad.dtype is self.data.dtype):  # the common case skips this
                 try:
                     grad = _to_array(grad, self.dtype)
                 except (DTypeError, ShapeError) as err:
@@ -504,16 +505,22 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     gradient. This is Kahn's order without a separate pass over the graph to sort it first.
     """
     edge_hook = STATE.edge_hook
-    grads = {id(root): grad}
+    grads = {}  # gradients waiting for their node, by id
     # ids of gradient buffers this pass allocated itself (sums): only those may be added to in place.
     owned = set()
     pop_grad = grads.pop
     # Entries (-creation number, id, node): the id breaks a tie (a copied tensor shares its number)
-    # so two nodes are never compared themselves.
-    heap = [(-root._seq, id(root), root)]
-    while heap:
-        node = heappop(heap)[2]
-        g = pop_grad(id(node))
+    # so two nodes are never compared themselves. The root starts outside it.
+    heap = []
+    node, g = None, grad
+    while True:
+        if node is None:
+            node = root
+        elif heap:
+            node = heappop(heap)[2]
+            g = pop_grad(id(node))
+        else:
+            break
         if owned:
             # Forget the buffer once it leaves ``grads``: its id may be reused by a later array.
             owned.discard(id(g))
@@ -581,27 +588,32 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
 
 def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tensor:
     """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it."""
-    out = Tensor.__new__(Tensor)
+    state = STATE
+    tracked = False
+    if state.grad_enabled:
+        for parent in parents:  # a plain loop: cheaper than any() over a generator for 1-2 parents
+            if parent.requires_grad:
+                tracked = True
+                break
+    out = _new_object(Tensor)  # skips __init__: the data is already an array of the right dtype
     out.data = data
     out.grad = None
-    out.scope = STATE.scope
+    out.scope = state.scope
     out.name = None
     out._retains_grad = False
     out._hooks = None
     out._seq = _next_seq()
     out.op = op
-    out.requires_grad = False
-    out.parents = ()
-    out._backward = None
-    if STATE.grad_enabled:
-        for parent in parents:  # a plain loop: cheaper than any() over a generator for 1-2 parents
-            if parent.requires_grad:
-                out.requires_grad = True
-                out.parents = parents
-                out._backward = backward
-                break
-    if STATE.node_hook is not None:
-        STATE.node_hook(out)
+    if tracked:
+        out.requires_grad = True
+        out.parents = parents
+        out._backward = backward
+    else:
+        out.requires_grad = False
+        out.parents = ()
+        out._backward = None
+    if state.node_hook is not None:
+        state.node_hook(out)
     return out
 
 
