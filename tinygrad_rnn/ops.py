@@ -225,8 +225,25 @@ def tanh(a: Tensor) -> Tensor:
     return _make(out, "tanh", (a,), backward)
 
 
+_EXP_LIMIT: dict = {}  # per dtype: the most negative x for which e**-x is still finite (with margin)
+
+
+def _exp_limit(dtype: np.dtype) -> float:
+    limit = _EXP_LIMIT.get(dtype)
+    if limit is None:
+        kind = dtype if dtype.kind == "f" else np.dtype(np.float64)
+        limit = _EXP_LIMIT[dtype] = -0.99 * float(np.log(np.finfo(kind).max))
+    return limit
+
+
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e**-x) without overflow: only e**-|x| is ever computed."""
+    """1 / (1 + e**-x) without overflow.
+
+    When no element is so negative that e**-x would overflow (the usual case), the plain formula is
+    used: it is accurate to rounding over the whole range. Otherwise only e**-|x| is computed.
+    """
+    if np.size(x) and np.min(x) > _exp_limit(x.dtype):
+        return 1 / (1 + np.exp(-x))
     e = np.exp(-np.abs(x))  # in (0, 1]
     r = 1 / (1 + e)  # sigmoid(|x|); sigmoid(-|x|) is then e * r, one pass fewer than dividing again
     return np.where(x >= 0, r, e * r)
