@@ -9,7 +9,9 @@ same computation in numpy. For every row, on each hypothesis draw,
 * :func:`tinygrad_rnn.gradcheck` passes in float64 with relative error below 1e-6 (central
   differences, every element);
 * fed float32 inputs, the result has numpy's dtype for the same computation and every gradient sent
-  along every edge has its parent's dtype (no silent upcast).
+  along every edge has its parent's dtype (no silent upcast);
+* a second backward through a retained graph adds exactly the same gradients (no backward writes
+  into its incoming gradient or its saved buffers), and the caller's seed gradient is untouched.
 
 Coverage rule: ``test_every_registered_op_has_a_gradient_case`` imports every module of
 ``tinygrad_rnn`` (so ops registered outside ops.py, such as ``nn.fused``, are always in ``OPS``) and
@@ -564,15 +566,35 @@ def _check_float32(case: GradientCase, arrays_, params) -> None:
         assert t.grad is not None and t.grad.dtype == np.float32
 
 
-# One hypothesis draw per example feeds all three checks: drawing arrays costs as much as checking them.
+def _check_backward_is_repeatable(case: GradientCase, arrays_, params) -> None:
+    """A second backward through a retained graph adds exactly the same gradients again.
+
+    Fails for a backward that writes into its incoming gradient (which other parents may share)
+    or into the buffers it saved from the forward pass.
+    """
+    inputs = _tensors(arrays_)
+    out = case.fn(*inputs, **params)
+    seed = np.random.default_rng(7).uniform(0.5, 1.5, size=out.shape)
+    original_seed = seed.copy()
+    out.backward(seed, retain_graph=True)
+    first = [None if t.grad is None else t.grad.copy() for t in inputs]
+    out.backward(seed)
+    np.testing.assert_array_equal(seed, original_seed, err_msg="backward modified the incoming gradient")
+    for t, g in zip(inputs, first):
+        if g is not None:
+            np.testing.assert_array_equal(t.grad, g + g, err_msg="a second retained backward gave other gradients")
+
+
+# One hypothesis draw per example feeds all the checks: drawing arrays costs as much as checking them.
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
 @given(data=st.data())
 def test_op_forward_gradient_and_dtype(case, data):
-    """Forward equals numpy; gradcheck passes in float64; float32 stays float32 on every edge."""
+    """Forward equals numpy; gradcheck passes in float64; float32 stays float32; backward repeats."""
     arrays_, params = data.draw(case.inputs)
     _check_forward(case, arrays_, params)
     _check_gradient(case, arrays_, params)
     _check_float32(case, arrays_, params)
+    _check_backward_is_repeatable(case, arrays_, params)
 
 
 # --------------------------------------------------------------------- numerical stability
