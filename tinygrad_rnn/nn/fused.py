@@ -231,10 +231,8 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
     H, H2, H3 = hidden, 2 * hidden, 3 * hidden
     x2 = x.data.reshape(steps * batch, -1)  # (T*B, I)
-    projected = W_ih @ x2.T  # (4H, T*B): the input projections of all steps in one matmul
-    if bias is not None:
-        projected += bias[order][:, None]
-    projected = projected.reshape(4 * hidden, steps, batch)
+    # The input projections of all steps in one matmul, (T, B, 4H); each step reads its slice transposed.
+    projected = _project(x.data, W_ih, None if bias is None else bias[order])
     dtype = projected.dtype
     acts = np.empty((steps, 4 * hidden, batch), dtype=dtype)  # pre-activations, then the gate values
     hs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # h_0 .. h_T, feature-major
@@ -245,7 +243,7 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     for t in range(steps):
         a = acts[t]
         np.matmul(W_hh, hs[t], out=a)  # all four gates in one matmul
-        a += projected[:, t]
+        a += projected[t].T
         _sigmoid_(a[:H3])  # i, f, o
         np.tanh(a[H3:], out=a[H3:])  # g
         c = cs[t + 1]
