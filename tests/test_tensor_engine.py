@@ -311,3 +311,34 @@ def test_power_gradient_for_the_exponent_is_zero_where_the_base_is_zero():
     w = Tensor(3.0, requires_grad=True)
     (x**w).sum().backward()
     assert float(w.grad) == pytest.approx(8 * np.log(2.0) + 0.125 * np.log(0.5), rel=1e-12)
+
+
+@given(
+    wiring=st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from(["add", "mul", "tanh"])),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_toposort_lists_each_reachable_node_once_parents_first_and_deterministically(wiring):
+    # A random DAG: node k combines two earlier nodes (chosen by the drawn integers), so nodes are
+    # shared by several children and the graph is not a tree.
+    nodes = [Tensor(1.0, requires_grad=True), Tensor(0.5, requires_grad=True)]
+    for left, right, op in wiring:
+        a, b = nodes[left % len(nodes)], nodes[right % len(nodes)]
+        nodes.append(a.tanh() if op == "tanh" else (a + b if op == "add" else a * b))
+    root = nodes[-1]
+    order = toposort(root)
+    position = {id(n): i for i, n in enumerate(order)}
+    assert len(position) == len(order)  # no node twice
+    assert order[-1] is root
+    for node in order:
+        assert all(position[id(p)] < position[id(node)] for p in node.parents)
+    reachable, stack = {id(root)}, [root]
+    while stack:
+        for parent in stack.pop().parents:
+            if id(parent) not in reachable:
+                reachable.add(id(parent))
+                stack.append(parent)
+    assert set(position) == reachable
+    assert [id(n) for n in toposort(root)] == [id(n) for n in order]
