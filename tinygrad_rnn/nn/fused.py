@@ -5,7 +5,7 @@ inspected. The fused path computes the same numbers with a hand-derived backward
 libraries do:
 
 * the input projections of **all** steps are one matmul, ``(T*B, I) @ (I, gates*H)``;
-* the gates are one stacked matmul per step, ``h @ W_hh^T`` of shape ``(B, gates*H)``;
+* all gates of a step come from one stacked matmul with ``W_hh`` (``(gates*H, H)``);
 * in backward, each step only computes the gate gradients and ``dh``; the weight gradients are
   then **one** matmul over all steps (``dA^T @ X`` and ``dA^T @ H_prev``).
 
