@@ -269,34 +269,6 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Chain modules: the output of each is the input of the next. Children are named "0", "1", ...
-
-    Example:
-        >>> net = Sequential(Linear(3, 8), Tanh(), Linear(8, 1))
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, module in enumerate(modules):
-            self.add_module(str(i), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Apply each module in turn."""
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-
 class ModuleList(Module):
     """A list of modules, registered under the names "0", "1", ... (for a variable number of layers)."""
 
@@ -318,6 +290,23 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Chain modules: the output of each is the input of the next. Children are named "0", "1", ...
+
+    Example:
+        >>> net = Sequential(Linear(3, 8), Tanh(), Linear(8, 1))
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply each module in turn."""
+        for module in self:
+            x = module(x)
+        return x
 
 
 def _as_input(x, dtype: np.dtype, where: str) -> Tensor:
