@@ -4,7 +4,9 @@ Each op is a function decorated with ``@register("name")``; :data:`OPS` maps nam
 so ``grep '@register' ops.py`` lists them all. An op computes its result with numpy, then defines
 ``backward(g)``, which receives the gradient of the result and returns one gradient per parent (or
 ``None`` for a parent that needs none). Gradients may keep a broadcast shape: the engine reduces
-them to each parent's shape in one place (``tensor._unbroadcast``).
+them to each parent's shape in one place (``tensor._unbroadcast``). A basic-slice ``getitem``
+returns a ``tensor._SliceGrad`` (the slice and its gradient), which the engine adds into the
+parent's gradient buffer in place instead of receiving a zero-filled array per slice.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .errors import ArgumentError, DTypeError, ShapeError
-from .tensor import Tensor, _make, _unbroadcast
+from .tensor import Tensor, _make, _SliceGrad, _unbroadcast
 
 OPS: dict[str, Callable] = {}
 
@@ -517,11 +519,10 @@ def getitem(a: Tensor, index) -> Tensor:
     advanced = _is_advanced(index)
 
     def backward(g):
+        if not advanced:
+            return (_SliceGrad(index, g),)  # the engine adds g into the parent's gradient in place
         full = np.zeros_like(a.data)
-        if advanced:
-            np.add.at(full, index, g)
-        else:
-            full[index] = g
+        np.add.at(full, index, g)
         return (full,)
 
     return _make(out, "getitem", (a,), backward)
@@ -592,7 +593,8 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
     """Split ``a`` along ``axis`` into pieces of a given size (int) or sizes (list), as torch.split.
 
-    Each piece is a ``getitem`` node with a basic slice, so its gradient is a cheap assignment.
+    Each piece is a ``getitem`` node with a basic slice: in backward the pieces' gradients are
+    added into one buffer of ``a``'s shape, in place.
     """
     axis = _normalise_axis("split", axis, a.ndim)
     length = a.shape[axis]

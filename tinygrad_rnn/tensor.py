@@ -497,6 +497,51 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
+class _SliceGrad:
+    """The gradient of a basic-slice ``getitem``: ``grad`` belongs at ``parent[index]``, zeros elsewhere.
+
+    ``getitem``'s backward returns this instead of a zero-filled array of the parent's shape, so
+    the engine can add ``grad`` into the one gradient buffer of the parent in place. ``chunk`` into
+    four LSTM gates then allocates one full-width zero array per step, not four plus three sums.
+    """
+
+    __slots__ = ("index", "grad")
+
+    def __init__(self, index, grad: np.ndarray) -> None:
+        self.index = index  # a basic index (slices, ints, None, Ellipsis): no element repeats
+        self.grad = grad
+
+    def dense(self, like: np.ndarray) -> np.ndarray:
+        """The full gradient, shaped and typed like ``like`` (for hooks that need whole arrays)."""
+        full = np.zeros_like(like)
+        full[self.index] = self.grad
+        return full
+
+
+def _scatter_slice(parent: Tensor, piece: _SliceGrad, grads: dict, owned: set, heap: list) -> None:
+    """Add a slice gradient into ``parent``'s gradient: ``.grad`` for a leaf, else the pass's buffer."""
+    data = parent.data
+    if not parent.parents and not parent._hooks:
+        if parent.grad is None:
+            parent.grad = np.zeros_like(data)
+        parent.grad[piece.index] += piece.grad
+        return
+    key = id(parent)
+    previous = grads.get(key)
+    if previous is None:
+        buffer = np.zeros_like(data)
+        heappush(heap, (-parent._seq, key, parent))
+    elif id(previous) in owned and previous.dtype == data.dtype and previous.shape == data.shape:
+        buffer = previous  # a buffer this pass allocated and nobody else holds
+    else:
+        # ``previous`` may be an array another node holds: copy it, never add into it.
+        buffer = np.array(previous, dtype=np.result_type(previous, piece.grad))
+        owned.discard(id(previous))
+    buffer[piece.index] += piece.grad
+    owned.add(id(buffer))
+    grads[key] = buffer
+
+
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order.
 
@@ -557,6 +602,11 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             pg = parent_grads[index]
             if pg is None or not parent.requires_grad:
                 continue
+            if type(pg) is _SliceGrad:
+                if edge_hook is None:
+                    _scatter_slice(parent, pg, grads, owned, heap)
+                    continue
+                pg = pg.dense(parent.data)  # observers see the whole gradient of the edge, as for any op
             if pg.shape != parent.data.shape:
                 pg = _unbroadcast(pg, parent.data.shape)
             if edge_hook is not None:
