@@ -244,7 +244,7 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     When no element is so negative that e**-x would overflow (the usual case), the plain formula is
     used: it is accurate to rounding over the whole range. Otherwise only e**-|x| is computed.
     """
-    if np.size(x) and np.min(x) > _exp_limit(x.dtype):
+    if x.size and x.min() > _exp_limit(x.dtype):  # the method: numpy's np.min adds a Python wrapper
         return 1 / (1 + np.exp(-x))
     e = np.exp(-np.abs(x))  # in (0, 1]
     r = 1 / (1 + e)  # sigmoid(|x|); sigmoid(-|x|) is then e * r, one pass fewer than dividing again
@@ -490,8 +490,13 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     return _make(out, "transpose", (a,), backward)
 
 
+_BASIC = (slice, int)  # index parts that never repeat an element
+
+
 def _index_data(index):
     """Replace tensors inside an index by their arrays."""
+    if type(index) is tuple and all(type(i) in _BASIC for i in index):
+        return index  # the common case (split, chunk, x[t], x[:, a:b]): nothing to replace
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
@@ -502,7 +507,10 @@ def _index_data(index):
 def _is_advanced(index) -> bool:
     """True for indices that can repeat elements (integer or boolean arrays, lists)."""
     parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, np.ndarray | list) for p in parts)
+    for p in parts:  # a plain loop: cheaper than any() over a generator for 1-3 parts
+        if isinstance(p, np.ndarray | list):
+            return True
+    return False
 
 
 @register("getitem")
