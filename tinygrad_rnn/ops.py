@@ -166,6 +166,8 @@ def matmul(a, b) -> Tensor:
         ) from None
 
     def backward(g):
+        if a.data.ndim == 2 and b.data.ndim == 2:  # the common case (layers, recurrent steps): no promotion
+            return (g @ b.data.T if a.requires_grad else None), (a.data.T @ g if b.requires_grad else None)
         # Promote vectors to matrices so one formula serves every case, then undo the promotion.
         A = a.data[None, :] if a.ndim == 1 else a.data
         B = b.data[:, None] if b.ndim == 1 else b.data
