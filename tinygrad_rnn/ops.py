@@ -149,6 +149,12 @@ def neg(a: Tensor) -> Tensor:
     return _make(-a.data, "neg", (a,), backward)
 
 
+def _column_major(x: np.ndarray) -> bool:
+    """True for a matrix laid out by columns, such as the transposed view ``w.T`` of a weight."""
+    flags = x.flags
+    return flags.f_contiguous and not flags.c_contiguous
+
+
 @register("matmul")
 def matmul(a, b) -> Tensor:
     """a @ b with numpy's rules: 1-D vectors, 2-D matrices, and batches broadcast over leading axes."""
@@ -167,7 +173,15 @@ def matmul(a, b) -> Tensor:
 
     def backward(g):
         if a.data.ndim == 2 and b.data.ndim == 2:  # the common case (layers, recurrent steps): no promotion
-            return (g @ b.data.T if a.requires_grad else None), (a.data.T @ g if b.requires_grad else None)
+            ga = gb = None
+            # Each gradient is made in its operand's memory order: for ``x @ w.T`` the gradient of
+            # the transposed view comes out transposed, so ``w.grad`` is row-major like ``w`` and
+            # the optimizer's update runs on contiguous memory.
+            if a.requires_grad:
+                ga = (b.data @ g.T).T if _column_major(a.data) else g @ b.data.T
+            if b.requires_grad:
+                gb = (g.T @ a.data).T if _column_major(b.data) else a.data.T @ g
+            return ga, gb
         # Promote vectors to matrices so one formula serves every case, then undo the promotion.
         A = a.data[None, :] if a.ndim == 1 else a.data
         B = b.data[:, None] if b.ndim == 1 else b.data
