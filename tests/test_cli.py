@@ -6,7 +6,6 @@ Bad input must give one line on stderr, a non-zero exit, no traceback and no par
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,14 +24,6 @@ def run(*args: str, cwd: Path | None = None, without_dot: bool = False) -> subpr
     return subprocess.run(
         [sys.executable, "-m", "tinygrad_rnn", *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env
     )
-
-
-@pytest.fixture
-def needs_dot():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Graphviz's `dot` is not installed but CI is set: scripts/ensure_graphviz.sh should install it")
-        pytest.skip("Graphviz's `dot` is not installed")
 
 
 def _clusters(svg: Path) -> int:

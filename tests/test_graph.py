@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import half_eye, tbptt_losses
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -147,16 +148,7 @@ def test_first_nonfinite_finds_the_first_nan_in_forward_order():
 
 
 def test_detached_links_mark_truncated_bptt_cuts():
-    W = tg.Tensor(np.eye(2) * 0.5, requires_grad=True)
-    h = tg.ones(1, 2)
-    losses = []
-    for chunk in range(2):
-        for t in range(3):
-            with tg.scope("rnn", step=3 * chunk + t):
-                h = (h @ W).tanh()
-        losses.append(h.sum())
-        h = h.detach()  # truncated BPTT: no gradient crosses into the previous chunk
-    g = trace(losses)
+    g = trace(tbptt_losses(half_eye(), chunks=2, steps=3))
     links = g.detached_links()
     assert len(links) == 1
     source, leaf = links[0]

@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 import graphviz
 import numpy as np
 import pytest
+from _helpers import half_eye, tbptt_losses
 
 import tinygrad_rnn as tg
 import viz
@@ -26,14 +27,6 @@ from viz import dot
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-def needs_dot():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Graphviz's `dot` is not installed but CI is set: scripts/ensure_graphviz.sh should install it")
-        pytest.skip("Graphviz's `dot` is not installed")
 
 
 def _hand_rnn(T: int = 5, H: int = 3):
@@ -165,16 +158,7 @@ def test_params_option_draws_only_the_named_parameters():
 
 
 def test_truncated_bptt_cut_is_dashed_and_clipping_is_annotated():
-    W = tg.Tensor(np.eye(2) * 0.5, requires_grad=True)
-    W.name = "W"
-    h = tg.ones(1, 2)
-    losses = []
-    for chunk in range(2):
-        for t in range(2):
-            with tg.scope("rnn", step=2 * chunk + t):
-                h = (h @ W).tanh()
-        losses.append(h.sum())
-        h = h.detach()
+    losses = tbptt_losses(half_eye(), chunks=2, steps=2)
     with record_gradients() as rec:
         for loss in losses:
             loss.backward()
@@ -183,6 +167,33 @@ def test_truncated_bptt_cut_is_dashed_and_clipping_is_annotated():
     assert len(cut) == 1 and "style=dashed" in cut[0]
     assert cut[0].strip().startswith('"rnn@t1/tanh#0" -> "main/const#1"')  # from h_1 to its detached copy
     assert "‖grad‖ 3.5 → 1" in source and "shape=note" in source
+
+
+def test_twelve_op_level_steps_with_tbptt_cuts_render_as_rows_in_time_order(needs_dot):
+    # Truncated BPTT through nn.RNNCell, as in the remedies tutorial: three chunks of four steps.
+    tg.manual_seed(0)
+    cell = nn.RNNCell(1, 3)
+    x = tg.randn(12, 1, 1)
+    h, ends = None, []
+    for t in range(12):
+        if t % 4 == 0 and h is not None:
+            ends.append(h)
+            h = nn.utils.detach_state(h)
+        with tg.scope("rnn", step=t):
+            h = cell(x[t], h)
+    with record_gradients() as rec:
+        h.sum().backward()
+    drawing = viz.draw(trace([*ends, h.sum()], gradients=rec), detail="op")
+    assert drawing.detail == "op" and drawing.source.count("detach(): cut") == 2
+    root = _svg(drawing)  # used to take Graphviz about 10 s (a staircase of steps); now well under 1 s
+    rows = []
+    for cluster in _svg_groups(root, "cluster"):
+        text = next(t for t in cluster.iter(f"{SVG}text"))
+        rows.append((float(text.get("y")), int("".join(text.itertext()).rsplit("= ", 1)[1])))
+    assert len(rows) == 12
+    assert [step for _, step in sorted(rows)] == sorted(step for _, step in rows)  # time runs down the page
+    width, height = (float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
+    assert width < height  # one step wide: a staircase of twelve steps was 2.4 times wider than tall
 
 
 def test_first_nan_node_is_highlighted():
