@@ -588,26 +588,21 @@ class Graph:
     # ------------------------------------------------------------------------------- structure
     def ancestors(self, node) -> set[str]:
         """Ids of every node ``node`` depends on (not including itself)."""
-        start = self.node_of(node).id
-        seen: set[str] = set()
-        stack = list(self._by_id[start].parents)
-        while stack:
-            nid = stack.pop()
-            if nid not in seen:
-                seen.add(nid)
-                stack.extend(self._by_id[nid].parents)
-        return seen
+        return self._reach(node, "parents")
 
     def descendants(self, node) -> set[str]:
         """Ids of every node that depends on ``node`` (not including itself)."""
-        start = self.node_of(node).id
+        return self._reach(node, "children")
+
+    def _reach(self, node, direction: str) -> set[str]:
+        """Ids reachable from ``node`` by following ``direction`` (``"parents"`` or ``"children"``), iteratively."""
         seen: set[str] = set()
-        stack = list(self._by_id[start].children)
+        stack = list(getattr(self.node_of(node), direction))
         while stack:
             nid = stack.pop()
             if nid not in seen:
                 seen.add(nid)
-                stack.extend(self._by_id[nid].children)
+                stack.extend(getattr(self._by_id[nid], direction))
         return seen
 
     def paths(self, src, dst, limit: int = 100) -> list[list[str]]:

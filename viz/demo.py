@@ -127,28 +127,24 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
     long_steps, hidden = (6, 3) if quick else (16, 8)
     rnn, rnn_graph = _unroll("rnn", long_steps, hidden, seed)
     _, lstm_graph = _unroll("lstm", long_steps, hidden, seed, memory_bias=2.0)
-    written += _write_drawing(
-        dot.draw(
+    cell_views = [
+        (
             rnn_graph,
-            detail="cell",
-            params=["weight_hh_l0"],
-            heat_range=(1e-6, 10.0),  # one scale for both, so their colours compare
-            title=f"RNN, {long_steps} steps: the gradient on the hidden path h fades step by step back from the loss",
+            "rnn_cells",
+            f"RNN, {long_steps} steps: the gradient on the hidden path h fades step by step back from the loss",
         ),
-        out / "rnn_cells",
-        render,
-    )
-    written += _write_drawing(
-        dot.draw(
+        (
             lstm_graph,
-            detail="cell",
-            params=["weight_hh_l0"],
-            heat_range=(1e-6, 10.0),  # one scale for both, so their colours compare
-            title=f"LSTM (forget-gate bias +2), {long_steps} steps: the cell state c carries the gradient back",
+            "lstm_cells",
+            f"LSTM (forget-gate bias +2), {long_steps} steps: the cell state c carries the gradient back",
         ),
-        out / "lstm_cells",
-        render,
-    )
+    ]
+    for cell_graph, name, cell_title in cell_views:
+        # One heat scale for both, so their colours compare.
+        drawing = dot.draw(
+            cell_graph, detail="cell", params=["weight_hh_l0"], heat_range=(1e-6, 10.0), title=cell_title
+        )
+        written += _write_drawing(drawing, out / name, render)
     written += _write_drawing(
         dot.draw(rnn_graph, detail="rolled", title="The same RNN rolled up: one cell, state fed back each step"),
         out / "rnn_rolled",

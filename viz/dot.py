@@ -435,10 +435,7 @@ def draw(
         ValueError: for an unknown ``detail`` or a non-positive ``max_nodes``.
     """
     graph = source if isinstance(source, Graph) else trace(source)
-    dg = graphviz.Digraph(name="tinygrad_rnn")
-    dg.attr(fontname=_FONT, labelloc="t", newrank="true", nodesep="0.25", ranksep="0.35")
-    dg.attr("node", fontname=_FONT, fontsize="10")
-    dg.attr("edge", fontname=_FONT, fontsize="9")
+    dg = _digraph(newrank="true")
     view = _emit(
         dg,
         graph,
@@ -470,10 +467,7 @@ def side_by_side(panels: Sequence[tuple[Graph, str, dict]], title: str | None = 
         title: text at the top.
         rankdir: Graphviz layout direction.
     """
-    dg = graphviz.Digraph(name="tinygrad_rnn")
-    dg.attr(rankdir=rankdir, fontname=_FONT, labelloc="t", compound="true", nodesep="0.25", ranksep="0.35")
-    dg.attr("node", fontname=_FONT, fontsize="10")
-    dg.attr("edge", fontname=_FONT, fontsize="9")
+    dg = _digraph(rankdir=rankdir, compound="true")
     notes: list[str] = []
     details = []
     for i, (graph, panel_title, options) in enumerate(panels):
@@ -487,6 +481,15 @@ def side_by_side(panels: Sequence[tuple[Graph, str, dict]], title: str | None = 
                 dg.attr(**_ROWS)
     _title(dg, title, notes)
     return Drawing(dg, None, "+".join(details), notes)
+
+
+def _digraph(**attrs: str) -> graphviz.Digraph:
+    """An empty digraph with the house fonts and spacing, plus the graph attributes ``attrs``."""
+    dg = graphviz.Digraph(name="tinygrad_rnn")
+    dg.attr(fontname=_FONT, labelloc="t", nodesep="0.25", ranksep="0.35", **attrs)
+    dg.attr("node", fontname=_FONT, fontsize="10")
+    dg.attr("edge", fontname=_FONT, fontsize="9")
+    return dg
 
 
 def _has_step_rows(view: _View) -> bool:
