@@ -29,3 +29,25 @@ def half_eye(n: int = 2) -> tg.Tensor:
     weight = tg.Tensor(np.eye(n) * 0.5, requires_grad=True)
     weight.name = "W"
     return weight
+
+
+def hand_rnn(T: int, seed: int = 0, H: int = 3, scale: float = 0.8):
+    """A hand-written tanh RNN (no nn): ``h_t = tanh(x_t U + h_(t-1) W)``, each step in ``scope("rnn", step=t)``.
+
+    Returns:
+        ``(W, U, states, loss)`` with ``W`` named ``W_hh`` (entries ``scale`` times standard normal),
+        ``U`` named ``W_xh``, the hidden state of every step and ``loss = sum(h_T^2)``.
+    """
+    rng = np.random.default_rng(seed)
+    W = tg.Tensor(rng.standard_normal((H, H)) * scale, requires_grad=True)
+    W.name = "W_hh"
+    U = tg.Tensor(rng.standard_normal((2, H)), requires_grad=True)
+    U.name = "W_xh"
+    x = tg.Tensor(rng.standard_normal((T, 1, 2)))
+    h = tg.zeros(1, H)
+    states = []
+    for t in range(T):
+        with tg.scope("rnn", step=t):
+            h = (x[t] @ U + h @ W).tanh()
+        states.append(h)
+    return W, U, states, (h * h).sum()

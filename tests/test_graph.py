@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _helpers import half_eye, tbptt_losses
+from _helpers import half_eye, hand_rnn, tbptt_losses
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,20 +22,7 @@ from tinygrad_rnn.graph import record_gradients, trace
 
 def _hand_rnn(T: int, seed: int = 0, H: int = 3):
     """h_t = tanh(x_t U + h_(t-1) W), every step in scope("rnn", step=t); loss = sum(h_T^2)."""
-    rng = np.random.default_rng(seed)
-    W = tg.Tensor(rng.standard_normal((H, H)) * 0.8, requires_grad=True)
-    W.name = "W_hh"
-    U = tg.Tensor(rng.standard_normal((2, H)), requires_grad=True)
-    U.name = "W_xh"
-    x = tg.Tensor(rng.standard_normal((T, 1, 2)))
-    h = tg.zeros(1, H)
-    states = []
-    for t in range(T):
-        with tg.scope("rnn", step=t):
-            h = (x[t] @ U + h @ W).tanh()
-        states.append(h)
-    loss = (h * h).sum()
-    return W, U, states, loss
+    return hand_rnn(T, seed=seed, H=H)
 
 
 # ------------------------------------------------------------------------------------- tracing

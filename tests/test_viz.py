@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 import graphviz
 import numpy as np
 import pytest
-from _helpers import half_eye, tbptt_losses
+from _helpers import half_eye, hand_rnn, tbptt_losses
 
 import tinygrad_rnn as tg
 import viz
@@ -31,17 +31,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _hand_rnn(T: int = 5, H: int = 3):
     """A hand-written tanh RNN (no nn), loss on the last step, gradients recorded."""
-    rng = np.random.default_rng(7)
-    W = tg.Tensor(rng.standard_normal((H, H)) * 0.7, requires_grad=True)
-    W.name = "W_hh"
-    U = tg.Tensor(rng.standard_normal((2, H)), requires_grad=True)
-    U.name = "W_xh"
-    x = tg.Tensor(rng.standard_normal((T, 1, 2)))
-    h = tg.zeros(1, H)
-    for t in range(T):
-        with tg.scope("rnn", step=t):
-            h = (x[t] @ U + h @ W).tanh()
-    loss = (h * h).sum()
+    W, _, _, loss = hand_rnn(T, seed=7, H=H, scale=0.7)
     with record_gradients() as rec:
         loss.backward()
     return W, trace(loss, gradients=rec)
