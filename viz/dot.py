@@ -35,6 +35,11 @@ to draw (default :data:`MAX_NODES` = 300), else ``"cell"``, else ``"step"``; if 
 many, fewer steps are kept. Every collapse is stated in the drawing's title and in
 :attr:`Drawing.notes`. Pass ``max_nodes=None`` to draw everything, however long it takes.
 
+At op level the steps of an unrolled graph read left to right, each step's state flowing into
+the next. Past :data:`ROW_STEPS` = 8 steps that gets too wide (and slow for Graphviz), so each
+step becomes a row instead, in time order top to bottom (left to right with ``rankdir="TB"``),
+and the state handed to the next step is an edge from the end of one row to the next row.
+
 Node ids in the DOT source are the graph's stable ids (scope + creation order), so the same
 program gives byte-identical DOT text.
 """
@@ -60,6 +65,7 @@ __all__ = [
     "KEEP_STEPS",
     "MAX_NODES",
     "MAX_STEPS",
+    "ROW_STEPS",
     "Drawing",
     "GraphvizNotFoundError",
     "draw",
@@ -73,13 +79,17 @@ MAX_STEPS = 40
 """Drawings of more time steps show the first and last :data:`KEEP_STEPS` and merge the rest into one node."""
 KEEP_STEPS = 8
 
-# Op-level drawings of an unrolled graph put each step's cluster in a row of its own, in time order.
-# Edges from one step to the next do not constrain the ranks, so every step reuses the same columns
-# and the drawing is as wide as one step; Graphviz's crossing minimisation is cut short so the rows
-# stay in the order they are written (time order) instead of being shuffled around the shared
-# weights. The former layout chained the steps along the ranks with invisible edges: a staircase
-# as wide as all steps together, and Graphviz's coordinate pass then routed every shared weight's
-# edge across all of it (a 12-step drawing with truncated-BPTT cuts took 8 s to lay out, not 0.5 s).
+ROW_STEPS = 8
+"""Op-level drawings of more time steps put each step in a row of its own (see the module doc)."""
+
+# Up to ROW_STEPS steps, op-level steps are chained left to right with invisible edges: the state
+# flows straight on into the next step. That staircase is as wide as all steps together, and
+# Graphviz's coordinate pass routes every shared weight's edge across all of it, so its time grows
+# steeply (12 steps with truncated-BPTT cuts: 8 s). Beyond ROW_STEPS each step's cluster is a row,
+# in time order: edges from one step to the next do not constrain the ranks, so every step reuses
+# the same columns (as wide as one step; 12 steps lay out in 0.5 s), and Graphviz's crossing
+# minimisation is cut short so the rows stay in the order they are written instead of being
+# shuffled around the shared weights.
 _ROWS = {"mclimit": "0.01"}
 
 DETAILS = ("auto", "op", "cell", "step", "rolled", "scope")
@@ -172,6 +182,7 @@ class _View:
     detail: str
     notes: list[str]
     elided: tuple[int, int] | None
+    rows: bool = False  # op-level steps drawn as rows (more than ROW_STEPS steps)
 
 
 def _visible(graph: Graph, show_constants: bool, detached: set[str], params: set[str] | None) -> list[Node]:
@@ -426,7 +437,7 @@ def draw(
         legend: draw the legend node.
         rankdir: Graphviz layout direction: ``"LR"`` (data flows left to right) or ``"TB"`` (top
             to bottom). Default: ``"LR"`` for op-level and rolled drawings, ``"TB"`` for cell and step views.
-            At op level each time step is one row (``"LR"``) or column (``"TB"``), in time order.
+            Past :data:`ROW_STEPS` op-level steps, each step is one row (``"LR"``) or column (``"TB"``).
 
     Returns:
         A :class:`Drawing`.
@@ -493,8 +504,8 @@ def _digraph(**attrs: str) -> graphviz.Digraph:
 
 
 def _has_step_rows(view: _View) -> bool:
-    """True when ``view`` is drawn with one cluster per time step (see :data:`_ROWS`)."""
-    return view.detail == "op" and any(g.cluster is not None for g in view.groups.values())
+    """True when ``view`` draws its op-level steps as rows (see :data:`ROW_STEPS`)."""
+    return view.rows
 
 
 def _title(dg: graphviz.Digraph, title: str | None, notes: list[str]) -> None:
@@ -548,7 +559,8 @@ def _emit(
     loose: list[_Group] = []
     for g in view.groups.values():
         (clusters.setdefault(g.cluster, []) if g.cluster is not None else loose).append(g)
-    # One cluster per (path, step), emitted in time order: _ROWS keeps that order, one row per step.
+    view.rows = len({step for _, step in clusters}) > ROW_STEPS
+    # One cluster per (path, step), in time order: _order_steps (staircase) or _ROWS (rows) keeps it.
     for i, ((path, step), groups) in enumerate(sorted(clusters.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
         with dg.subgraph(name=f"cluster_{prefix.replace(':', '_')}{i}") as sub:
             label = f"{path} · t = {step}" if multi_path and path else f"t = {step}"
@@ -592,7 +604,7 @@ def _emit(
             attrs["fontcolor"] = "#555555"
         if collapsed and src.kind == "param" and view.detail != "scope":
             attrs["constraint"] = "false"  # let the chain of steps, not the fan-in, decide the layout
-        elif view.detail == "op" and _crosses_steps(src, graph[es[0].dst]):
+        elif view.rows and _crosses_steps(src, graph[es[0].dst]):
             attrs["constraint"] = "false"  # the state handed on to the next row; see _ROWS
         if gs == gd:  # a rolled layer's back-edge: the state handed from step t to t + 1
             role = roles.get(src.id, src.label)
@@ -602,6 +614,9 @@ def _emit(
                 attrs["label"] += f"\n‖Σ grad‖ {_fmt(norm)}"
             attrs["style"] = "bold"
         dg.edge(pid(gs), pid(gd), **attrs)
+
+    if view.detail == "op" and not view.rows:
+        _order_steps(dg, clusters, view, graph, pid)
 
     # Truncated-BPTT cuts: the detached copy gets no gradient from its source.
     groups_of = {n.id: g.gid for g in view.groups.values() for n in g.members}
@@ -639,6 +654,27 @@ def _emit(
 def _crosses_steps(src: Node, dst: Node) -> bool:
     """True for an edge from one time step to another (a recurrent state handed on)."""
     return src.step is not None and dst.step is not None and src.step != dst.step
+
+
+def _order_steps(dg, clusters: dict, view: _View, graph: Graph, pid) -> None:
+    """Invisible edges from each step's last node to the next step's first nodes.
+
+    Without them the input projections of every step (which depend on nothing recurrent) all
+    land in the first column and the steps overlap in a staircase; with them the steps read left
+    to right like the unrolled equations.
+    """
+    drawn_edges = {(e.src, e.dst) for es in view.edges.values() for e in es}
+    position = {n.id: i for i, n in enumerate(graph.nodes)}
+    for (path, step), groups in clusters.items():
+        previous = clusters.get((path, step - 1))
+        if not previous:
+            continue
+        members = {g.gid for g in groups}
+        last = max(previous, key=lambda g: position[g.gid] if g.kind == "op" else -1)
+        for g in groups:
+            inside = [p for p in g.members[0].parents if p in members and (p, g.gid) in drawn_edges]
+            if not inside:
+                dg.edge(pid(last.gid), pid(g.gid), style="invis")
 
 
 def _steps_text(steps: list[int]) -> str:
