@@ -186,6 +186,18 @@ def test_twelve_op_level_steps_with_tbptt_cuts_render_as_rows_in_time_order(need
     assert width < height  # one step wide: a staircase of twelve steps was 2.4 times wider than tall
 
 
+def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_below():
+    def layout(steps: int, layers: int) -> tuple[bool, bool]:
+        tg.manual_seed(0)
+        out, _ = nn.GRU(2, 3, num_layers=layers)(tg.randn(steps, 1, 2))
+        source = viz.draw(trace(out[-1].sum()), detail="op", max_nodes=None).source
+        return "style=invis" in source, "mclimit" in source  # (staircase chain, rows)
+
+    assert layout(3, 1) == (True, False)  # 3 steps, 78 nodes: steps chained left to right
+    assert layout(dot.ROW_STEPS + 1, 1) == (False, True)  # too many steps
+    assert layout(4, 2) == (False, True)  # few steps, but more than ROW_NODES nodes in them
+
+
 def test_first_nan_node_is_highlighted():
     x = tg.Tensor([1.0, np.nan], requires_grad=True)
     y = (x * 2.0).sum()

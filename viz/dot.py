@@ -36,9 +36,10 @@ many, fewer steps are kept. Every collapse is stated in the drawing's title and 
 :attr:`Drawing.notes`. Pass ``max_nodes=None`` to draw everything, however long it takes.
 
 At op level the steps of an unrolled graph read left to right, each step's state flowing into
-the next. Past :data:`ROW_STEPS` = 8 steps that gets too wide (and slow for Graphviz), so each
-step becomes a row instead, in time order top to bottom (left to right with ``rankdir="TB"``),
-and the state handed to the next step is an edge from the end of one row to the next row.
+the next. Past :data:`ROW_STEPS` = 8 steps, or :data:`ROW_NODES` = 150 nodes inside steps, that
+gets too wide (and slow for Graphviz), so each step becomes a row instead, in time order top to
+bottom (left to right with ``rankdir="TB"``), and the state handed to the next step is an edge from
+the end of one row to the next row.
 
 Node ids in the DOT source are the graph's stable ids (scope + creation order), so the same
 program gives byte-identical DOT text.
@@ -65,6 +66,7 @@ __all__ = [
     "KEEP_STEPS",
     "MAX_NODES",
     "MAX_STEPS",
+    "ROW_NODES",
     "ROW_STEPS",
     "Drawing",
     "GraphvizNotFoundError",
@@ -81,12 +83,15 @@ KEEP_STEPS = 8
 
 ROW_STEPS = 8
 """Op-level drawings of more time steps put each step in a row of its own (see the module doc)."""
+ROW_NODES = 150
+"""Op-level drawings of more nodes in time steps put each step in a row of its own, too."""
 
 # Up to ROW_STEPS steps, op-level steps are chained left to right with invisible edges: the state
 # flows straight on into the next step. That staircase is as wide as all steps together, and
 # Graphviz's coordinate pass routes every shared weight's edge across all of it, so its time grows
-# steeply (12 steps with truncated-BPTT cuts: 8 s). Beyond ROW_STEPS each step's cluster is a row,
-# in time order: edges from one step to the next do not constrain the ranks, so every step reuses
+# steeply (12 steps with truncated-BPTT cuts: 8 s; a 2-layer GRU, 8 steps: 13 s). Past ROW_STEPS
+# steps or ROW_NODES nodes in steps, each step's cluster is a row, in time order: edges from one
+# step to the next do not constrain the ranks, so every step reuses
 # the same columns (as wide as one step; 12 steps lay out in 0.5 s), and Graphviz's crossing
 # minimisation is cut short so the rows stay in the order they are written instead of being
 # shuffled around the shared weights.
@@ -182,7 +187,7 @@ class _View:
     detail: str
     notes: list[str]
     elided: tuple[int, int] | None
-    rows: bool = False  # op-level steps drawn as rows (more than ROW_STEPS steps)
+    rows: bool = False  # op-level steps drawn as rows (more than ROW_STEPS steps or ROW_NODES nodes)
 
 
 def _visible(graph: Graph, show_constants: bool, detached: set[str], params: set[str] | None) -> list[Node]:
@@ -437,7 +442,8 @@ def draw(
         legend: draw the legend node.
         rankdir: Graphviz layout direction: ``"LR"`` (data flows left to right) or ``"TB"`` (top
             to bottom). Default: ``"LR"`` for op-level and rolled drawings, ``"TB"`` for cell and step views.
-            Past :data:`ROW_STEPS` op-level steps, each step is one row (``"LR"``) or column (``"TB"``).
+            Past :data:`ROW_STEPS` op-level steps (or :data:`ROW_NODES` nodes in steps), each step
+            is one row (``"LR"``) or column (``"TB"``).
 
     Returns:
         A :class:`Drawing`.
@@ -559,7 +565,8 @@ def _emit(
     loose: list[_Group] = []
     for g in view.groups.values():
         (clusters.setdefault(g.cluster, []) if g.cluster is not None else loose).append(g)
-    view.rows = len({step for _, step in clusters}) > ROW_STEPS
+    in_steps = sum(len(groups) for groups in clusters.values())
+    view.rows = len({step for _, step in clusters}) > ROW_STEPS or in_steps > ROW_NODES
     # One cluster per (path, step), in time order: _order_steps (staircase) or _ROWS (rows) keeps it.
     for i, ((path, step), groups) in enumerate(sorted(clusters.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
         with dg.subgraph(name=f"cluster_{prefix.replace(':', '_')}{i}") as sub:
