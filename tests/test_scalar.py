@@ -144,3 +144,14 @@ def test_100000_node_chain_backpropagates_without_recursion():
         y = y * 1.00001
     y.backward()
     assert x.grad == pytest.approx(1.00001**100_000, rel=1e-9)
+
+
+def test_backward_of_a_leaf_accumulates_one_and_edge_shares_follow_the_chain_rule():
+    a = Value(3.0)
+    a.backward()
+    a.backward()
+    assert a.grad == 2.0 and a._backward(5.0) == ()
+    b = Value(-2.0)
+    prod, t = a * b, b.tanh()
+    assert prod._backward(0.5) == (0.5 * -2.0, 0.5 * 3.0)  # d(ab)/da = b, d(ab)/db = a
+    assert t._backward(2.0) == pytest.approx((2.0 * (1 - math.tanh(-2.0) ** 2),))
