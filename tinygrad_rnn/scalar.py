@@ -19,16 +19,7 @@ def _value(x) -> Value:
     """``x`` itself if it is a Value, else a new constant leaf holding the number ``x``."""
     kind = type(x)
     if kind is float or kind is int:  # the common case, without the checks of Value.__init__
-        leaf = _new(Value)
-        leaf.data = float(x)
-        leaf.grad = 0.0
-        leaf._p0 = leaf._p1 = None
-        leaf._d0 = leaf._d1 = 0.0
-        leaf.op = ""
-        leaf.scope = STATE.scope
-        leaf.name = None
-        leaf._seq = _next_seq()
-        return leaf
+        return _node(float(x), "", None, 0.0)
     if isinstance(x, Value):
         return x
     if isinstance(x, int | float):
@@ -43,15 +34,18 @@ _next_seq = itertools.count().__next__
 _creation_order = attrgetter("_seq")
 
 
-def _node(data: float, parent: Value, op: str, slope: float) -> Value:
-    """A one-input op's result: its value, its parent and d(result)/d(parent)."""
+def _node(data: float, op: str, p0: Value | None, d0: float, p1: Value | None = None, d1: float = 0.0) -> Value:
+    """A new Value: its number, the op that made it, and up to two parents with d(result)/d(parent).
+
+    The one place nodes are built (``Value.__init__`` adds only the checks a user's input needs).
+    """
     out = _new(Value)
     out.data = data
     out.grad = 0.0
-    out._p0 = parent
-    out._p1 = None
-    out._d0 = slope
-    out._d1 = 0.0
+    out._p0 = p0
+    out._p1 = p1
+    out._d0 = d0
+    out._d1 = d1
     out.op = op
     out.scope = STATE.scope
     out.name = None
@@ -119,34 +113,12 @@ class Value:
     def __add__(self, other) -> Value:
         if type(other) is not Value:
             other = _value(other)
-        # _node written out: + and * are most of any scalar graph, and a call costs as much as the op.
-        out = _new(Value)
-        out.data = self.data + other.data
-        out.grad = 0.0
-        out._p0 = self
-        out._p1 = other
-        out._d0 = out._d1 = 1.0
-        out.op = "add"
-        out.scope = STATE.scope
-        out.name = None
-        out._seq = _next_seq()
-        return out
+        return _node(self.data + other.data, "add", self, 1.0, other, 1.0)
 
     def __mul__(self, other) -> Value:
         if type(other) is not Value:
             other = _value(other)
-        out = _new(Value)
-        out.data = self.data * other.data
-        out.grad = 0.0
-        out._p0 = self
-        out._p1 = other
-        out._d0 = other.data
-        out._d1 = self.data
-        out.op = "mul"
-        out.scope = STATE.scope
-        out.name = None
-        out._seq = _next_seq()
-        return out
+        return _node(self.data * other.data, "mul", self, other.data, other, self.data)
 
     def __pow__(self, exponent) -> Value:
         if not isinstance(exponent, int | float):
@@ -160,7 +132,7 @@ class Value:
             raise ArgumentError(f"pow: {x} ** {exponent} is not a real number")
         # d/dx x**n = n x**(n-1); at x = 0 with 0 < n < 1 the slope is infinite.
         slope = exponent * x ** (exponent - 1) if x != 0 or exponent >= 1 else math.inf
-        return _node(result, self, "pow", slope)
+        return _node(result, "pow", self, slope)
 
     def exp(self) -> Value:
         """e ** x."""
@@ -168,29 +140,29 @@ class Value:
             result = math.exp(self.data)
         except OverflowError:
             raise ArgumentError(f"exp: e ** {self.data} overflows float64 (the largest is about e ** 709.78)") from None
-        return _node(result, self, "exp", result)
+        return _node(result, "exp", self, result)
 
     def log(self) -> Value:
         """Natural logarithm (x > 0)."""
         if self.data <= 0:
             raise ArgumentError(f"log: x = {self.data} is outside the domain x > 0")
-        return _node(math.log(self.data), self, "log", 1.0 / self.data)
+        return _node(math.log(self.data), "log", self, 1.0 / self.data)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent."""
         t = math.tanh(self.data)
-        return _node(t, self, "tanh", 1.0 - t * t)
+        return _node(t, "tanh", self, 1.0 - t * t)
 
     def sigmoid(self) -> Value:
         """Logistic function, computed without overflow."""
         x = self.data
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-        return _node(s, self, "sigmoid", s * (1.0 - s))
+        return _node(s, "sigmoid", self, s * (1.0 - s))
 
     def relu(self) -> Value:
         """max(x, 0)."""
         positive = self.data > 0
-        return _node(self.data if positive else 0.0, self, "relu", 1.0 if positive else 0.0)
+        return _node(self.data if positive else 0.0, "relu", self, 1.0 if positive else 0.0)
 
     def __neg__(self) -> Value:
         return self * -1
