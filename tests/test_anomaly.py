@@ -1,6 +1,7 @@
 """detect_anomaly(): the first NaN or Inf in forward or backward raises, naming op, scope, step and line."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -57,7 +58,8 @@ def test_exploding_rnn_points_at_the_step_where_the_gradient_first_overflows():
         with pytest.raises(AnomalyError) as info:
             loss.backward()
     message = str(info.value)
-    assert f"backward of op 'matmul' in scope 'rnn', time step {expected} sent inf" in message
+    # Whether BLAS also turns some of the overflow into nan (inf - inf) depends on its kernel.
+    assert re.search(rf"backward of op 'matmul' in scope 'rnn', time step {expected} sent (nan and )?inf", message)
     assert f"time step {expected - 1}" in message  # the input it was sent to is h from the step before
     assert "test_anomaly.py" in message and "h = (W @ h + x_t).tanh()" in message
 
@@ -172,7 +174,7 @@ def test_exploding_nn_rnn_points_at_the_layer_step_and_the_users_line():
         with pytest.raises(AnomalyError) as info:
             out[-1].sum().backward()
     message = str(info.value)
-    assert f"backward of op 'matmul' in scope 'RNN.l0', time step {expected} sent inf" in message
+    assert re.search(rf"backward of op 'matmul' in scope 'RNN\.l0', time step {expected} sent (nan and )?inf", message)
     assert "out, _ = rnn(Tensor(x))" in message  # the user's code, however deep the layer nests
     assert "rnn.py" in message  # and the layer's own line in between
 
