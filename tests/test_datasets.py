@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from tinygrad_rnn.datasets import CharVocab, english_text, negation_sentiment
+from tinygrad_rnn.apps.datasets import CharVocab, english_text, negation_sentiment
 
 
 def test_english_text_is_real_prose_and_deterministic():

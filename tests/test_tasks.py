@@ -1,4 +1,4 @@
-"""The long-term-dependency benchmarks (tinygrad_rnn.tasks) follow their published definitions.
+"""The long-term-dependency benchmarks (tinygrad_rnn.apps.tasks) follow their published definitions.
 
 Each property below is one sentence of the papers' task descriptions; a generator that moved a
 marker, mis-scaled a target or leaked the answer into late steps fails one of them.
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tinygrad_rnn.apps.tasks import AddingProblem, Latch, TaskResult, TemporalOrder, evaluate, get_task
 
 from tinygrad_rnn import ShapeError
-from tinygrad_rnn.tasks import AddingProblem, Latch, TaskResult, TemporalOrder, evaluate, get_task
 
 lengths = st.integers(min_value=20, max_value=120)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)

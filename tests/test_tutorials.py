@@ -13,9 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from tinygrad_rnn.cli import main as cli_main
-from tinygrad_rnn.tutorials_cli import DEFAULT_DIR, find_tutorials, run_tutorial
+from tinygrad_rnn.apps.cli import main as cli_main
+from tinygrad_rnn.apps.tutorials_cli import DEFAULT_DIR, find_tutorials, run_tutorial
 
 TUTORIALS = find_tutorials()
 

@@ -18,12 +18,11 @@ import graphviz
 import numpy as np
 import pytest
 from _helpers import half_eye, hand_rnn, tbptt_losses
+from tinygrad_rnn.viz import dot
 
 import tinygrad_rnn as tg
-import viz
-from tinygrad_rnn import nn
+from tinygrad_rnn import nn, viz
 from tinygrad_rnn.graph import record_gradients, trace
-from viz import dot
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -285,7 +284,7 @@ def test_without_dot_the_source_is_still_there_and_rendering_says_how_to_install
 
 def test_importing_the_engine_and_its_graph_tools_does_not_import_viz():
     code = (
-        "import sys, tinygrad_rnn, tinygrad_rnn.graph, tinygrad_rnn.gradflow, tinygrad_rnn.cli\n"
+        "import sys, tinygrad_rnn, tinygrad_rnn.graph, tinygrad_rnn.gradflow, tinygrad_rnn.apps.cli\n"
         "bad = [m for m in ('viz', 'graphviz', 'matplotlib') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -108,7 +108,7 @@ lesson.claim(
 
 lesson.draw(y_scalar, "neuron_level_graph", title="2-3-1 network, one node per scalar operation")
 lesson.draw(y_tensor, "layer_level_graph", title="the same network, one node per layer operation")
-import viz
+from tinygrad_rnn import viz
 
 both = viz.side_by_side(
     [(y_scalar, f"neuron level: {neuron_nodes} nodes", {}), (y_tensor, f"layer level: {layer_nodes} nodes", {})],

@@ -7,7 +7,7 @@ steps -- and, to learn it, the gradient must come back that far. A sequence coun
 the answer is within 0.04. Predicting the mean, 0.5, already gives an MSE of about 0.04 and solves
 about 16% of the sequences by luck: that is the trivial baseline a model has to beat.
 
-``tinygrad_rnn.tasks`` holds the adding problem, the temporal-order problem and the latch problem
+``tinygrad_rnn.apps.tasks`` holds the adding problem, the temporal-order problem and the latch problem
 (Bengio et al. 1994), and ``tasks.evaluate`` scores any predictor on fresh test sequences. We train
 a tanh RNN, a GRU and an LSTM of the same width with the same budget at two lengths.
 
@@ -27,10 +27,10 @@ lesson = Lesson(__doc__, "06_long_term_benchmarks")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from tinygrad_rnn.apps.tasks import AddingProblem, TemporalOrder, evaluate
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn, optim
-from tinygrad_rnn.tasks import AddingProblem, TemporalOrder, evaluate
 
 LENGTHS = lesson.pick([20, 30], [20])
 KINDS = lesson.pick(["RNN", "GRU", "LSTM"], ["RNN", "LSTM"])

@@ -7,7 +7,7 @@ input "hell" and the targets "ello". Note that "l" is followed once by "l" and o
 hidden state, which remembers what came before, can tell the two cases apart.
 
 Then the same recipe on real English: text gathered offline from the Python standard library's
-documentation (``tinygrad_rnn.datasets.english_text``), an LSTM trained on random slices of it (with
+documentation (``tinygrad_rnn.apps.datasets.english_text``), an LSTM trained on random slices of it (with
 a progress bar), and generation by sampling one character at a time from softmax(logits / tau).
 The temperature tau sharpens (tau < 1) or flattens (tau > 1) the distribution.
 
@@ -20,11 +20,11 @@ lesson = Lesson(__doc__, "07_char_model")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from tinygrad_rnn.apps.datasets import CharVocab, english_text
 from tqdm import tqdm
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn, optim
-from tinygrad_rnn.datasets import CharVocab, english_text
 
 # ---------------------------------------------------------------------------------------------
 # 1. "hello": four characters, one-hot inputs, a vanilla RNN and a linear readout.

@@ -17,10 +17,10 @@ lesson = Lesson(__doc__, "08_text_classification")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from tinygrad_rnn.apps.datasets import negation_sentiment
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn, optim
-from tinygrad_rnn.datasets import negation_sentiment
 
 train_sentences, train_labels, _ = negation_sentiment(lesson.pick(2000, 1000), np.random.default_rng(0))
 test_sentences, test_labels, test_paired = negation_sentiment(500, np.random.default_rng(1))

@@ -116,7 +116,7 @@ class Lesson:
                 heat and per-use contributions (else the leaves' ``.grad`` is shown when present).
             options: passed to ``viz.draw`` (e.g. ``detail="cell"``).
         """
-        import viz
+        from tinygrad_rnn import viz
         from tinygrad_rnn.graph import trace
 
         graph = trace(root, gradients=gradients) if gradients is not None else trace(root)

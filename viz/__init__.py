@@ -1,17 +1,27 @@
-"""viz: drawing for tinygrad_rnn (Graphviz graphs and matplotlib plots).
+"""tinygrad_rnn.viz: drawing for tinygrad_rnn (Graphviz graphs and matplotlib plots).
 
 It depends on tinygrad_rnn's public graph API (:mod:`tinygrad_rnn.graph`, :mod:`tinygrad_rnn.gradflow`);
-tinygrad_rnn never imports it.
+tinygrad_rnn never imports it. The repository keeps it in ``viz/``; it is installed as
+``tinygrad_rnn.viz`` (``pip install 'tinygrad_rnn[viz]'`` brings graphviz and matplotlib).
 
 * :func:`draw` -- a traced graph (or a Tensor/Value) as a Graphviz drawing with time-step
-  clusters, shared-weight fan-in, gradient heat and automatic collapse (see :mod:`viz.dot`);
+  clusters, shared-weight fan-in, gradient heat and automatic collapse (see :mod:`tinygrad_rnn.viz.dot`);
 * :func:`side_by_side` -- several drawings in one picture (e.g. neuron level beside layer level);
 * :func:`plot_gradient_flow`, :func:`plot_contributions`, :func:`plot_state_gradients` -- matplotlib
-  figures (see :mod:`viz.plots`); :func:`save_figure` writes one atomically.
+  figures (see :mod:`tinygrad_rnn.viz.plots`); :func:`save_figure` writes one atomically.
 """
 
-from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, draw, heat_colour, side_by_side
-from .plots import plot_contributions, plot_gradient_flow, plot_state_gradients, save_figure
+import importlib.util as _importlib_util
+
+_MISSING = [name for name in ("graphviz", "matplotlib") if _importlib_util.find_spec(name) is None]
+if _MISSING:
+    raise ImportError(
+        f"tinygrad_rnn.viz needs the optional package(s) {', '.join(_MISSING)}, which are not installed; "
+        f"install them with: pip install 'tinygrad_rnn[viz]'"
+    )
+
+from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, draw, heat_colour, side_by_side  # noqa: E402
+from .plots import plot_contributions, plot_gradient_flow, plot_state_gradients, save_figure  # noqa: E402
 
 __all__ = [
     "MAX_NODES",

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ArgumentError, ShapeError
+from tinygrad_rnn.errors import ArgumentError, ShapeError
 
 __all__ = ["AddingProblem", "Latch", "TaskResult", "TemporalOrder", "evaluate", "get_task"]
 

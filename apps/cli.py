@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TinygradRNNError
+from tinygrad_rnn.errors import TinygradRNNError
 
 PROG = "tinygrad-rnn"
 PLUGINS = ("tutorials_cli",)
@@ -103,12 +103,9 @@ def _models(text: str) -> list[str]:
 
 def _import_viz():
     try:
-        import viz
-    except ImportError as err:
-        raise CommandError(
-            f"drawing needs the optional packages graphviz and matplotlib ({err}); "
-            f"install them with: pip install 'tinygrad_rnn[viz]'"
-        ) from None
+        from tinygrad_rnn import viz
+    except ImportError as err:  # viz's own message names the missing package and the extra
+        raise CommandError(str(err)) from None
     return viz
 
 
@@ -132,9 +129,9 @@ def _output_path(path: str, fmt: str | None, default: str) -> tuple[Path, str]:
 
 def _run_model(kind: str, steps: int, input_size: int, hidden_size: int, batch: int, layers: int, seed: int, **kw):
     """Build a seeded model, unroll it on seeded inputs, backpropagate a last-step loss, trace it."""
-    from .gradflow import make_model
-    from .graph import record_gradients, trace
-    from .tensor import Tensor
+    from tinygrad_rnn.gradflow import make_model
+    from tinygrad_rnn.graph import record_gradients, trace
+    from tinygrad_rnn.tensor import Tensor
 
     model = make_model(kind, input_size, hidden_size, num_layers=layers, seed=seed, **kw)
     x = Tensor(np.random.default_rng(seed + 1).standard_normal((steps, batch, input_size)))
@@ -182,7 +179,7 @@ def _cmd_gradflow(args: argparse.Namespace) -> int:
     if fmt == "dot":
         raise CommandError("gradflow writes a plot: use a .png, .svg or .pdf output")
     viz = _import_viz()
-    from .gradflow import gradient_flow, make_model
+    from tinygrad_rnn.gradflow import gradient_flow, make_model
 
     flows, labels = [], []
     x = np.random.default_rng(args.seed + 1).standard_normal((args.steps, args.batch, args.input_size))
@@ -210,7 +207,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not os.access(out, os.W_OK):
         raise CommandError(f"cannot write into output folder {out}")
     _import_viz()
-    from viz.demo import run_demo
+    from tinygrad_rnn.viz.demo import run_demo
 
     have_dot = shutil.which("dot") is not None
     for path in run_demo(out, steps=args.steps, seed=args.seed, render=have_dot, quick=args.quick):
