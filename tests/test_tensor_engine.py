@@ -342,3 +342,15 @@ def test_toposort_lists_each_reachable_node_once_parents_first_and_deterministic
                 stack.append(parent)
     assert set(position) == reachable
     assert [id(n) for n in toposort(root)] == [id(n) for n in order]
+
+
+def test_nodes_of_both_engines_start_without_a_role_and_keep_the_one_their_maker_sets():
+    from tinygrad_rnn import Role, Value
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    v = Value(1.0) * 3.0
+    assert x.role is None and y.role is None and v.role is None
+    y.role = Role("f", 3, "gate")
+    v.role = Role("W_hh·h", 2, "projection")
+    assert (y.role.label(), v.role.label(), Role("W_hh").label()) == ("f_3", "W_hh·h_2", "W_hh")

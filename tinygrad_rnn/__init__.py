@@ -1,13 +1,13 @@
 """tinygrad_rnn: a small, exact reverse-mode autograd on numpy, built to make recurrent networks visible.
 
-The engine imports numpy only; drawing lives in the separate ``viz`` package.
+The engine imports numpy only; drawing lives in :mod:`tinygrad_rnn.viz` (the ``[viz]`` extra).
 """
 
 from __future__ import annotations
 
 from . import nn, ops, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled
-from .autograd import Scope, current_scope, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .autograd import Role, Scope, current_scope, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
 from .checkpoint import load, save
 from .errors import (
     AnomalyError,
@@ -34,6 +34,7 @@ __all__ = [
     "DTypeError",
     "GradcheckError",
     "GraphError",
+    "Role",
     "Scope",
     "ShapeError",
     "Tensor",

@@ -7,7 +7,9 @@ exposes the same small interface, which is all that ``graph`` and ``viz`` read:
 * ``parents`` -- the tuple of nodes it was computed from (empty for a leaf);
 * ``op`` -- the name of the op that made it (``""`` for a leaf);
 * ``scope`` -- the :class:`Scope` (module path and time step) that was current when it was made;
-* ``name`` -- a parameter's dotted name, else ``None``.
+* ``name`` -- a parameter's dotted name, else ``None``;
+* ``role`` -- a :class:`Role` saying what the node means in the model's equations (``f_3``, ``h_0``),
+  set by the code that made it, else ``None``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,31 @@ class Scope(NamedTuple):
 
 
 ROOT_SCOPE = Scope()
+
+
+class Role(NamedTuple):
+    """What a node means in the equations of the model that made it, declared where it is made.
+
+    Producers (the recurrent layers, a user's own cell) set ``node.role``; tracing, drawing and the
+    gradient-flow tools read it and never guess meaning from the graph's shape.
+
+    Attributes:
+        name: the equation symbol without its subscript: ``"x"``, ``"h"``, ``"c"``, ``"i"``, ``"f"``,
+            ``"g"``, ``"o"``, ``"r"``, ``"z"``, ``"n"``, ``"W_xh·x"``, ``"W_hh·h"``, ``"y"``, ``"loss"``.
+        step: the subscript, e.g. 3 for ``f_3`` and 2 for ``W_hh·h_2`` (used at step 3);
+            ``None`` for a node with no time index.
+        kind: what sort of quantity it is: ``"input"``, ``"initial_state"``, ``"state"``, ``"gate"``,
+            ``"candidate"``, ``"projection"``, ``"preactivation"``, ``"output"``, ``"loss"``,
+            ``"fused"``, or ``""``.
+    """
+
+    name: str
+    step: int | None = None
+    kind: str = ""
+
+    def label(self) -> str:
+        """The equation name with its subscript, e.g. ``"f_3"``, ``"h_0"``, ``"W_hh·h_2"``."""
+        return self.name if self.step is None else f"{self.name}_{self.step}"
 
 
 class _State:

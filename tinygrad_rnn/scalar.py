@@ -49,6 +49,7 @@ def _node(data: float, op: str, p0: Value | None, d0: float, p1: Value | None = 
     out.op = op
     out.scope = STATE.scope
     out.name = None
+    out.role = None
     out._seq = _next_seq()
     return out
 
@@ -72,7 +73,7 @@ class Value:
     # four fields instead of two tuples: one allocation per node instead of up to three, which also
     # means fewer garbage-collector passes while a graph is built (with three, they took about a
     # sixth of the benchmark MLP's training step). benchmarks/: 10.1 ms -> 7.2 ms per step.
-    __slots__ = ("data", "grad", "_p0", "_p1", "_d0", "_d1", "op", "scope", "name", "_seq")
+    __slots__ = ("data", "grad", "_p0", "_p1", "_d0", "_d1", "op", "scope", "name", "role", "_seq")
 
     def __init__(self, data: float, name: str | None = None) -> None:
         try:
@@ -85,6 +86,7 @@ class Value:
         self.op = ""
         self.scope = STATE.scope
         self.name = name
+        self.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
         self._seq = _next_seq()
 
     @property

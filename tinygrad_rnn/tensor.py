@@ -90,6 +90,7 @@ class Tensor:
         "op",
         "scope",
         "name",
+        "role",
         "_backward",
         "_retains_grad",
         "_hooks",
@@ -105,6 +106,7 @@ class Tensor:
         self.op = ""
         self.scope = STATE.scope
         self.name: str | None = None
+        self.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
         self._backward = None
         self._retains_grad = False
         self._hooks: list | None = None
@@ -650,6 +652,7 @@ def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tens
     out.grad = None
     out.scope = state.scope
     out.name = None
+    out.role = None
     out._retains_grad = False
     out._hooks = None
     out._seq = _next_seq()
