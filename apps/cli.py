@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_rnn.errors import TinygradRNNError
+from tinygrad_rnn.threads import blas_threads
 
 PROG = "tinygrad-rnn"
 PLUGINS = ("tutorials_cli",)
@@ -220,10 +221,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------- BLAS threads
+def _blas_threads_value(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return _positive_int(text)
+
+
+def _add_blas_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--blas-threads",
+        type=_blas_threads_value,
+        default="auto",
+        metavar="N",
+        help="threads for numpy's BLAS: a number, or 'auto' (default: one thread, fastest for these small models)",
+    )
+
+
 # --------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (including those of :data:`PLUGINS`)."""
     parser = _Parser(prog=PROG, description="See recurrent networks learn: draw unrolled graphs and gradient flow.")
+    _add_blas_threads_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     demo = commands.add_parser(
@@ -294,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    blas_threads(args.blas_threads)  # small matrices: extra BLAS threads only fight for the cores
     try:
         return int(args.run(args) or 0)
     except (CommandError, TinygradRNNError, OSError, ValueError, RuntimeError) as err:

@@ -8,8 +8,9 @@ is invisible to it, so its peak resident size is measured in a child process whe
 compares each ratio with the goal from the project's performance issue.
 
 BLAS threads: by default numpy's BLAS and PyTorch run single-threaded (``--threads 1``), which is
-what small recurrent models want and keeps results stable on a shared machine. ``__main__``
-sets the thread variables before numpy is imported.
+what small recurrent models want and keeps results stable on a shared machine. numpy's is set with
+:func:`tinygrad_rnn.blas_threads` (threadpoolctl), PyTorch's with ``torch.set_num_threads``; the
+machine line of the report says what was set.
 
 ``--quick`` runs everything smaller and fewer times (CI runs it, so the harness never rots);
 its numbers are not meant to be quoted.
@@ -33,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+import tinygrad_rnn as tg
 
 from . import workloads as wl
 
@@ -125,6 +128,7 @@ _CHAIN_RSS = """
 import os, sys
 sys.path.insert(0, {root!r})
 from benchmarks import workloads as wl
+wl.tg.blas_threads({threads})
 if wl.torch is not None:
     wl.torch.set_num_threads({threads})
 
@@ -157,7 +161,7 @@ def chain_rss_mb(engine: str, n: int, threads: int) -> float | None:
 
 
 # ------------------------------------------------------------------------------------ machine
-def machine_description(threads: int) -> str:
+def machine_description(threads: str) -> str:
     """CPU, cores, Python, numpy and its BLAS, PyTorch if present, thread setting, date."""
     cpu = platform.processor() or platform.machine()
     try:
@@ -182,7 +186,7 @@ def machine_description(threads: int) -> str:
     ]
     if wl.torch is not None:
         parts.append(f"torch {wl.torch.__version__}")
-    parts.append(f"{threads} BLAS/torch thread{'s' if threads != 1 else ''}")
+    parts.append(threads)
     if os.environ.get("OPENBLAS_CORETYPE"):
         parts.append(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
     parts.append(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
@@ -400,14 +404,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true", help="write the tables into README.md's performance section")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     parser.add_argument("--only", choices=sorted(BENCHES), action="append", help="run only these workloads")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (set before numpy loads)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
     args = parser.parse_args(argv)
+    threads = tg.blas_threads(args.threads).describe()
     if wl.torch is not None:
         wl.torch.set_num_threads(args.threads)
+        threads += f", {args.threads} torch thread{'s' if args.threads != 1 else ''}"
     if args.quick:
         wl.LSTM["steps"] = 10  # the same code paths in a fifth of the time
 
-    report = Report(machine=machine_description(args.threads))
+    report = Report(machine=machine_description(threads))
     for name in args.only or list(BENCHES):
         fn = BENCHES[name]
         started = time.perf_counter()

@@ -24,6 +24,7 @@ from .ops import cat, chunk, split, stack, where
 from .random import manual_seed
 from .scalar import Value
 from .tensor import Tensor, ones, randn, tensor, zeros, zeros_like
+from .threads import blas_threads
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "Tensor",
     "TinygradRNNError",
     "Value",
+    "blas_threads",
     "cat",
     "chunk",
     "current_scope",
