@@ -4,6 +4,9 @@ It depends on tinygrad_rnn's public graph API (:mod:`tinygrad_rnn.graph`, :mod:`
 tinygrad_rnn never imports it. The repository keeps it in ``viz/``; it is installed as
 ``tinygrad_rnn.viz`` (``pip install 'tinygrad_rnn[viz]'`` brings graphviz and matplotlib).
 
+* :func:`plan` -- what a drawing shows, as plain data: :class:`DrawOptions` in, a :class:`View`
+  (nodes, clusters, edges, labels, colours, legend) out; :func:`to_dot` writes a View as DOT
+  (see :mod:`tinygrad_rnn.viz.plan`);
 * :func:`draw` -- a traced graph (or a Tensor/Value) as a Graphviz drawing with time-step
   clusters, shared-weight fan-in, gradient heat and automatic collapse (see :mod:`tinygrad_rnn.viz.dot`);
 * :func:`side_by_side` -- several drawings in one picture (e.g. neuron level beside layer level);
@@ -20,18 +23,27 @@ if _MISSING:
         f"install them with: pip install 'tinygrad_rnn[viz]'"
     )
 
-from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, draw, heat_colour, side_by_side  # noqa: E402
+from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, draw, heat_colour, side_by_side, to_dot  # noqa: E402
+from .plan import DrawOptions, Scale, View, ViewCluster, ViewEdge, ViewNode, plan  # noqa: E402
 from .plots import plot_contributions, plot_gradient_flow, plot_state_gradients, save_figure  # noqa: E402
 
 __all__ = [
     "MAX_NODES",
+    "DrawOptions",
     "Drawing",
     "GraphvizNotFoundError",
+    "Scale",
+    "View",
+    "ViewCluster",
+    "ViewEdge",
+    "ViewNode",
     "draw",
     "heat_colour",
+    "plan",
     "plot_contributions",
     "plot_gradient_flow",
     "plot_state_gradients",
     "save_figure",
     "side_by_side",
+    "to_dot",
 ]

@@ -1,0 +1,888 @@
+"""The drawing plan: what a drawing shows, as plain data, before any output format is chosen.
+
+Drawing runs in two steps (plan, then emit)::
+
+    options = DrawOptions(detail="cell", params=["weight_hh_l0"])
+    view = plan(graph, options)          # plain data: nodes, clusters, edges, labels, colours, legend
+    digraph = tinygrad_rnn.viz.dot.to_dot(view)   # one emitter; the explorer page reads the same View
+
+:func:`plan` decides everything a reader sees -- which graph nodes are grouped into one drawn node
+(the detail levels, all in one table, :data:`LEVELS`), the label of every node and edge, which edges
+are merged, the colour and width of every edge on one log scale (:class:`Scale`, palette and legend
+in one place), the notes saying what was collapsed. Emitters only translate a :class:`View` into
+their format; they make no decisions of their own.
+
+Every field of :class:`View`, :class:`ViewNode`, :class:`ViewEdge`, :class:`ViewCluster` and
+:class:`Legend` is plain Python data (strings, numbers, lists, tuples): no graphviz object, no array.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygrad_rnn.errors import ArgumentError
+from tinygrad_rnn.graph import Edge, Graph, Node
+
+__all__ = [
+    "DETAILS",
+    "KEEP_STEPS",
+    "LEVELS",
+    "MAX_NODES",
+    "MAX_STEPS",
+    "ROW_NODES",
+    "ROW_STEPS",
+    "DrawOptions",
+    "Legend",
+    "LegendEntry",
+    "Level",
+    "Scale",
+    "View",
+    "ViewCluster",
+    "ViewEdge",
+    "ViewNode",
+    "heat_colour",
+    "plan",
+]
+
+MAX_NODES = 300
+"""Default largest number of nodes drawn before the view collapses (op -> cell -> step -> elided steps)."""
+MAX_STEPS = 40
+"""Drawings of more time steps show the first and last :data:`KEEP_STEPS` and merge the rest into one node."""
+KEEP_STEPS = 8
+
+ROW_STEPS = 8
+"""Op-level drawings of more time steps put each step in a row of its own (see :mod:`tinygrad_rnn.viz.dot`)."""
+ROW_NODES = 150
+"""Op-level drawings of more nodes in time steps put each step in a row of its own, too."""
+
+
+# ------------------------------------------------------------------------------- detail levels
+@dataclass(frozen=True)
+class Level:
+    """One level of detail: which graph nodes one drawn node stands for, and how the drawing is laid out.
+
+    Attributes:
+        name: the ``detail=`` value.
+        unit: what one drawn node stands for (used in the note when ``"auto"`` collapses to it).
+        key: ``node -> (group id, group kind)`` for a node merged into a group, or ``None`` when the
+            node is drawn on its own.
+        rankdir: default Graphviz direction (``"LR"`` or ``"TB"``).
+        clusters: draw one box per (layer, time step) around the nodes of that step.
+        collapsed: drawn nodes stand for many ops: edges between groups carry their state's name
+            and gradient norm, and the fan-in from parameters does not constrain the layout.
+    """
+
+    name: str
+    unit: str
+    key: Callable[[Node], tuple[str, str] | None]
+    rankdir: str
+    clusters: bool = False
+    collapsed: bool = True
+
+
+def _in_step(make: Callable[[Node], tuple[str, str]]) -> Callable[[Node], tuple[str, str] | None]:
+    return lambda n: make(n) if n.step is not None else None
+
+
+def _scope_key(n: Node) -> tuple[str, str] | None:
+    if n.kind == "op" and n.path:
+        return f"scope/{n.path}" + ("" if n.step is None else f"@t{n.step}"), "scope"
+    return None
+
+
+LEVELS: dict[str, Level] = {
+    level.name: level
+    for level in (
+        Level("op", "op", lambda n: None, "LR", clusters=True, collapsed=False),
+        Level("cell", "layer and time step", _in_step(lambda n: (f"cell/{n.path}@t{n.step}", "cell")), "TB"),
+        Level("step", "time step", _in_step(lambda n: (f"step/t{n.step}", "step")), "TB"),
+        Level("rolled", "recurrent layer", _in_step(lambda n: (f"rolled/{n.path}", "roll")), "LR"),
+        Level("scope", "module scope", _scope_key, "LR"),
+    )
+}
+"""The detail levels, one row each; adding a level is one row here (and, if it needs one, a title in
+:func:`_group_title`)."""
+AUTO_ORDER = ("op", "cell", "step")
+"""The levels ``detail="auto"`` tries, finest first, until the drawing has at most ``max_nodes`` nodes."""
+DETAILS = ("auto", *LEVELS)
+
+
+# ------------------------------------------------------------------------------------ options
+@dataclass
+class DrawOptions:
+    """Every option of :func:`tinygrad_rnn.viz.draw`, in one place.
+
+    Attributes:
+        detail: ``"auto"`` or a level of :data:`LEVELS` (``"op"``, ``"cell"``, ``"step"``,
+            ``"rolled"``, ``"scope"``).
+        max_nodes: largest number of drawn nodes before collapsing; ``None`` never collapses.
+        heat: colour and thicken edges by gradient norm (log scale) and draw the legend.
+        values: show value summaries and gradient norms in op nodes (``None``: on for Value graphs).
+        title: text at the top of the drawing.
+        clip: ``(norm before, norm after)`` of a gradient-clipping step, annotated on the drawing.
+        highlight: a node, Tensor, node id, or an exception with a ``node``/``tensor`` attribute to
+            fill red.
+        anomaly: fill the first node holding a NaN/Inf red.
+        show_constants: also draw scalar constants such as the ``1`` in ``1 - z``.
+        legend: draw the legend.
+        rankdir: ``"LR"`` or ``"TB"``; ``None`` takes the level's default.
+        params: draw only these parameters (dotted names); ``None`` draws all.
+        heat_range: ``(smallest, largest)`` gradient norm of the colour scale (widened to whole decades).
+        scale: a :class:`Scale` shared by several drawings (a figure set); wins over ``heat_range``.
+    """
+
+    detail: str = "auto"
+    max_nodes: int | None = MAX_NODES
+    heat: bool = True
+    values: bool | None = None
+    title: str | None = None
+    clip: tuple[float, float] | None = None
+    highlight: object = None
+    anomaly: bool = True
+    show_constants: bool = False
+    legend: bool = True
+    rankdir: str | None = None
+    params: Sequence[str] | None = None
+    heat_range: tuple[float, float] | None = None
+    scale: Scale | None = None
+
+    def __post_init__(self) -> None:
+        if self.detail not in DETAILS:
+            raise ArgumentError(f"draw: unknown detail {self.detail!r}; expected one of {', '.join(DETAILS)}")
+        if self.max_nodes is not None and (not isinstance(self.max_nodes, int) or self.max_nodes < 1):
+            raise ArgumentError(f"draw: max_nodes must be a whole number >= 1 or None, got {self.max_nodes!r}")
+        if self.rankdir not in (None, "LR", "TB", "RL", "BT"):
+            raise ArgumentError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {self.rankdir!r}")
+        if self.heat_range is not None:
+            lo, hi = self.heat_range
+            if not 0 < lo < hi < math.inf:
+                raise ArgumentError(f"draw: heat_range must be (low, high) with 0 < low < high, got {self.heat_range}")
+
+
+# ------------------------------------------------------------------------ colour, scale, legend
+# Pale blue (vanished) -> blue -> purple -> orange -> dark red (large): the log-scale heat palette.
+_PALETTE = [(0xD4, 0xDD, 0xEA), (0x6B, 0xAE, 0xD6), (0x6A, 0x51, 0xA3), (0xF0, 0x8C, 0x28), (0xA5, 0x0F, 0x15)]
+NO_GRAD = "#b0b0b0"
+"""Colour of an edge whose gradient was not recorded."""
+ZERO_GRAD = "#cfcfcf"
+"""Colour of an edge whose gradient is exactly zero (drawn dotted)."""
+MARKED = "#ff6b6b"
+"""Fill of a highlighted node (the first NaN/Inf, or ``highlight=``)."""
+
+
+def heat_colour(fraction: float) -> str:
+    """The palette colour at ``fraction`` in [0, 1] (0 = smallest gradient, 1 = largest), as ``#rrggbb``."""
+    f = min(max(float(fraction), 0.0), 1.0) * (len(_PALETTE) - 1)
+    i = min(int(f), len(_PALETTE) - 2)
+    w = f - i
+    rgb = [round(a + (b - a) * w) for a, b in zip(_PALETTE[i], _PALETTE[i + 1])]
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A log scale in whole decades, from gradient norms to edge colour and width.
+
+    Attributes:
+        lo: the smallest norm of the scale (a power of ten); smaller norms get its colour.
+        hi: the largest norm of the scale (a power of ten).
+    """
+
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, norms: Sequence[float]) -> Scale | None:
+        """The decades spanned by ``norms`` (at least two, at most twelve), or ``None`` if none is positive."""
+        positive = [n for n in norms if n > 0 and math.isfinite(n)]
+        if not positive:
+            return None
+        hi = 10.0 ** math.ceil(math.log10(max(positive)))
+        lo = 10.0 ** math.floor(math.log10(min(positive)))
+        lo = max(lo, hi * 1e-12)  # twelve decades are plenty; anything smaller is "vanished"
+        if hi / lo < 100:
+            lo = hi / 100
+        return cls(lo, hi)
+
+    @classmethod
+    def decades(cls, low: float, high: float) -> Scale:
+        """The whole decades covering ``[low, high]`` (``0 < low < high``)."""
+        if not 0 < low < high < math.inf:
+            raise ArgumentError(f"Scale.decades: expected 0 < low < high, got ({low}, {high})")
+        return cls(10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high)))
+
+    def fraction(self, norm: float) -> float:
+        """Where ``norm`` falls on the scale, in [0, 1] (may leave it for norms outside the scale)."""
+        if not norm > 0:
+            return 0.0
+        if not math.isfinite(norm):
+            return 1.0
+        return (math.log10(norm) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo))
+
+    def colour(self, norm: float) -> str:
+        """The colour of an edge carrying a gradient of norm ``norm``."""
+        return heat_colour(self.fraction(norm))
+
+    def width(self, norm: float) -> float:
+        """The pen width of an edge carrying a gradient of norm ``norm`` (0.6 to 5 points)."""
+        return 0.6 + 4.4 * min(max(self.fraction(norm), 0.0), 1.0)
+
+    def ticks(self) -> list[float]:
+        """The decades shown in the legend (at most about seven)."""
+        decades = round(math.log10(self.hi / self.lo))
+        step = max(1, math.ceil(decades / 6))
+        return [self.lo * 10.0**k for k in range(0, decades + 1, step)]
+
+
+@dataclass
+class LegendEntry:
+    """One row of the legend: ``text``, with a colour swatch when ``colour`` is set."""
+
+    text: str
+    colour: str | None = None
+
+
+@dataclass
+class Legend:
+    """The legend: a title and rows, in order (colour swatches of the scale, then what marks mean)."""
+
+    title: str = "legend"
+    entries: list[LegendEntry] = field(default_factory=list)
+
+
+# -------------------------------------------------------------------------------------- view
+@dataclass
+class ViewNode:
+    """One drawn node: a single graph node, or a group of them at a collapsed level.
+
+    Attributes:
+        id: stable id, unique within the view (the graph node's id, or a group id such as
+            ``"cell/RNN.l0@t3"``, ``"elided"``, ``"note/clipping"``).
+        kind: ``"op"``, ``"param"``, ``"const"`` (one graph node); ``"cell"``, ``"step"``, ``"roll"``,
+            ``"scope"``, ``"elided"`` (a group); ``"note"`` (an annotation such as clipping).
+        title: the first line: the equation name (``f_3``, ``h_0``) when the producer declared a
+            role, else the parameter name, the op, ``input``/``const``, or the group's heading.
+        lines: further lines, plain text: shape, value summary, gradient, use count.
+        op: the op in small type under an equation name (``""`` when the title is the op itself).
+        members: ids of the graph nodes this node stands for, in topological order.
+        cluster: id of the :class:`ViewCluster` it is drawn in, or ``None``.
+        step: time step (``None`` for nodes outside a recurrence and for groups of several steps).
+        path: module path of its (first) member.
+        role: the equation name (``Role.label()``) when declared, else ``None``.
+        grad_norm: norm of its gradient when known (one graph node only).
+        marked: why it is filled red (``"first NaN/Inf (value)"``, ``"highlighted"``), else ``None``.
+        shape: ``"box"``, ``"ellipse"`` or ``"note"``.
+        fill: fill colour, ``#rrggbb``.
+        border: border colour, or ``None`` for the default.
+        style: outline style: a comma-separated subset of ``filled``, ``rounded``, ``bold``.
+        border_width: border width in points, or ``None`` for the default.
+        bold_title: draw the title in bold (parameters and groups).
+        layout_group: name of a straight line of nodes for the layout (Graphviz ``group``), or ``None``.
+    """
+
+    id: str
+    kind: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    op: str = ""
+    members: list[str] = field(default_factory=list)
+    cluster: str | None = None
+    step: int | None = None
+    path: str = ""
+    role: str | None = None
+    grad_norm: float | None = None
+    marked: str | None = None
+    shape: str = "box"
+    fill: str = "#ffffff"
+    border: str | None = None
+    border_width: float | None = None
+    style: str = "filled,rounded"
+    bold_title: bool = False
+    layout_group: str | None = None
+
+
+@dataclass
+class ViewEdge:
+    """One drawn edge (drawn in the forward direction, parent to child).
+
+    Attributes:
+        src: id of the :class:`ViewNode` it starts at.
+        dst: id of the :class:`ViewNode` it ends at.
+        kind: ``"data"`` (a value used by an op), ``"param"`` (a use of a parameter), ``"back"``
+            (a rolled layer's state handed to the next step), ``"cut"`` (a ``detach()`` between
+            truncated-BPTT chunks, no gradient), ``"note"`` (to an annotation) or ``"order"``
+            (invisible, keeps the steps in order).
+        members: the graph edges merged into it, as ``(src id, dst id, argument index)``.
+        count: ``len(members)``: more than one when parallel edges were merged.
+        steps: the time steps of the uses it stands for (parameter edges), ascending.
+        grad_norm: norm of the summed gradient sent back along its members, ``None`` if not recorded.
+        label: the label text (plain text; ``"\\n"`` separates lines), ``""`` for none.
+        colour: ``#rrggbb``, or ``None`` for the default.
+        width: pen width in points, or ``None`` for the default.
+        style: ``""``, ``"dotted"`` (exactly zero gradient), ``"dashed"`` (cut), ``"bold"``, ``"invis"``.
+        constraint: whether the edge takes part in ranking the layout.
+        label_colour: colour of the label text, or ``None``.
+        arrowhead: ``None`` for the default arrow, ``"none"`` for a plain line.
+    """
+
+    src: str
+    dst: str
+    kind: str = "data"
+    members: list[tuple[str, str, int]] = field(default_factory=list)
+    count: int = 1
+    steps: list[int] = field(default_factory=list)
+    grad_norm: float | None = None
+    label: str = ""
+    colour: str | None = None
+    width: float | None = None
+    style: str = ""
+    constraint: bool = True
+    label_colour: str | None = None
+    arrowhead: str | None = None
+
+
+@dataclass
+class ViewCluster:
+    """A box around the nodes of one (layer, time step) at op level.
+
+    Attributes:
+        id: stable id, e.g. ``"0"`` (clusters are numbered in time order).
+        label: the text on the box, ``"t = 3"`` or ``"RNN.l1 · t = 3"``.
+        path: module path of the layer.
+        step: the time step.
+        fill: background colour (alternating between steps).
+        nodes: ids of the :class:`ViewNode` drawn inside, in order.
+    """
+
+    id: str
+    label: str
+    path: str
+    step: int
+    fill: str
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class View:
+    """Everything one drawing shows, as plain data; made by :func:`plan`, written out by an emitter.
+
+    Attributes:
+        detail: the level actually drawn (``"auto"`` resolved).
+        nodes: every drawn node, in emission order (clusters' nodes in cluster order).
+        clusters: the time-step boxes, in time order.
+        edges: every drawn edge, in emission order (forward edges in time order, then layout and cuts).
+        legend: the legend, or ``None``.
+        notes: what was collapsed, elided or left out, and why (also shown under the title).
+        title: the title, or ``None``.
+        rankdir: the layout direction.
+        rows: op-level steps laid out one row per step (more than :data:`ROW_STEPS` steps or
+            :data:`ROW_NODES` nodes in steps).
+        scale: the colour scale of the edges, or ``None`` without heat.
+        elided: ``(first, last)`` steps merged into the ``"elided"`` node, or ``None``.
+    """
+
+    detail: str
+    nodes: list[ViewNode] = field(default_factory=list)
+    clusters: list[ViewCluster] = field(default_factory=list)
+    edges: list[ViewEdge] = field(default_factory=list)
+    legend: Legend | None = None
+    notes: list[str] = field(default_factory=list)
+    title: str | None = None
+    rankdir: str = "LR"
+    rows: bool = False
+    scale: Scale | None = None
+    elided: tuple[int, int] | None = None
+
+    def node(self, node_id: str) -> ViewNode:
+        """The drawn node with id ``node_id``."""
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+
+# ------------------------------------------------------------------------------------ text
+def fmt(x: float | None) -> str:
+    """A number as drawn: two significant digits, scientific outside [1e-3, 1e4), ``?`` when unknown."""
+    if x is None:
+        return "?"
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.2g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.1e}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``(1, 3)``, or ``scalar`` for ``()``."""
+    return "(" + ", ".join(str(s) for s in shape) + ")" if shape else "scalar"
+
+
+def _grad_text(n: Node) -> str:
+    """``grad -0.0077`` for one number (sign matters), ``‖grad‖ 0.45`` for arrays."""
+    if n.size == 1:
+        return f"grad {fmt(float(np.ravel(n.grad)[0]))}"
+    return f"‖grad‖ {fmt(n.grad_norm)}"
+
+
+def _role_of(n: Node):
+    """The :class:`~tinygrad_rnn.autograd.Role` its producer declared, or ``None``."""
+    role = getattr(n, "role", None)
+    return role if role is not None else getattr(n.obj, "role", None)
+
+
+# ---------------------------------------------------------------------------------- grouping
+@dataclass
+class _Group:
+    gid: str
+    kind: str
+    members: list[Node] = field(default_factory=list)
+    cluster: tuple[str, int] | None = None
+
+
+def _visible(graph: Graph, show_constants: bool, detached: set[str], params: set[str] | None) -> list[Node]:
+    """Nodes worth drawing: all but scalar constants (``1 - z``'s 1) and parameters not asked for."""
+    return [
+        n
+        for n in graph.nodes
+        if (show_constants or n.kind != "const" or n.size > 1 or n.id in detached)
+        and (params is None or n.kind != "param" or n.id in params)
+    ]
+
+
+def _group_key(n: Node, level: Level) -> tuple[str, str, tuple[str, int] | None]:
+    """(group id, group kind, cluster) of node ``n`` at ``level``."""
+    key = level.key(n)
+    if key is not None:
+        return key[0], key[1], None
+    return n.id, n.kind, (n.path, n.step) if level.clusters and n.step is not None else None
+
+
+def _grouping(graph: Graph, options: DrawOptions):
+    """Choose the level and group the graph's nodes: ``(level, groups, edges, notes, elided)``."""
+    detail, max_nodes = options.detail, options.max_nodes
+    detached = {leaf for _, leaf in graph.detached_links()}
+    notes: list[str] = []
+    chosen = None
+    if options.params is not None:
+        chosen = {graph.param(p).id for p in options.params}
+        left_out = [n.label for n in graph.parameters() if n.id not in chosen]
+        if left_out:
+            notes.append(f"parameters not drawn: {', '.join(left_out)}")
+    nodes = _visible(graph, options.show_constants, detached, chosen)
+    steps = sorted({n.step for n in nodes if n.step is not None})
+    for n in nodes:
+        if n.op.startswith("fused_"):
+            notes.append(
+                f"{n.op} ({n.path}) is a whole sequence in one node; run the forward inside "
+                f"nn.fused.ops_path(model) to draw each step"
+            )
+
+    def keys_for(level: Level, keep: int | None) -> dict[str, tuple]:
+        """Group keys at ``level``, with all but the first and last ``keep`` steps merged into one node."""
+        keys = {n.id: _group_key(n, level) for n in nodes}
+        if keep is not None:
+            lo, hi = steps[keep], steps[-keep - 1]
+            for n in nodes:
+                if n.step is not None and lo <= n.step <= hi:
+                    keys[n.id] = ("elided", "elided", None)
+        return keys
+
+    def count(keys: dict) -> int:
+        return len({k[0] for k in keys.values()})
+
+    limit = max_nodes is not None and detail != "rolled"
+    keep = KEEP_STEPS if limit and len(steps) > MAX_STEPS else None
+    if detail == "auto":
+        detail = "op"
+        if max_nodes is not None:
+            for name in AUTO_ORDER:
+                detail = name
+                if count(keys_for(LEVELS[name], keep)) <= max_nodes:
+                    break
+            if detail != "op":
+                unit = LEVELS[detail].unit
+                notes.append(f"collapsed to one node per {unit}: {len(nodes)} nodes > max_nodes={max_nodes}")
+    level = LEVELS[detail]
+    keys = keys_for(level, keep)
+    if limit and count(keys) > max_nodes and len(steps) > 2:
+        # Still too many: keep as many first and last steps as fit in max_nodes.
+        full = {n.id: _group_key(n, level) for n in nodes}
+        per_step = len({k[0] for n, k in zip(nodes, full.values()) if n.step is not None}) / len(steps)
+        fixed = count(full) - per_step * len(steps)
+        budget = max(1, int((max_nodes - fixed - 1) / (2 * per_step)))
+        keep = min(keep or budget, budget)
+        keys = keys_for(level, keep)
+    elided = None
+    if keep is not None and 2 * keep < len(steps):
+        elided = (steps[keep], steps[-keep - 1])
+        n_elided = sum(1 for k in keys.values() if k[0] == "elided")
+        reason = f"more than {MAX_STEPS} steps" if len(steps) > MAX_STEPS else f"max_nodes={max_nodes}"
+        notes.append(
+            f"steps {elided[0]}-{elided[1]} ({elided[1] - elided[0] + 1} steps, {n_elided} nodes) drawn as one "
+            f"node ({reason}); pass max_nodes=None to draw every step"
+        )
+    else:
+        keys = keys_for(level, None) if keep is not None else keys
+
+    groups: dict[str, _Group] = {}
+    for n in nodes:
+        gid, kind, cluster = keys[n.id]
+        group = groups.get(gid)
+        if group is None:
+            group = groups[gid] = _Group(gid, kind, cluster=cluster)
+        group.members.append(n)
+
+    edges: dict[tuple[str, str, str], list[Edge]] = {}
+    for e in graph.edges:
+        if e.src not in keys or e.dst not in keys:
+            continue
+        gs, gd = keys[e.src][0], keys[e.dst][0]
+        if gs == gd:
+            same_step = graph[e.src].step == graph[e.dst].step
+            if detail != "rolled" or same_step:
+                continue  # inside one collapsed node; a rolled layer keeps its step-to-step back-edges
+        edges.setdefault((gs, gd, e.src), []).append(e)
+    if level.collapsed:
+        edges = _merge_roles(graph, edges)
+    return level, groups, edges, notes, elided
+
+
+def _merge_roles(graph: Graph, edges: dict) -> dict:
+    """In collapsed views, merge the edges of one *role* (same op position in each step) per group pair."""
+    merged: dict[tuple[str, str, str], list[Edge]] = {}
+    for (gs, gd, src), es in edges.items():
+        node = graph[src]
+        role = node.id if node.kind == "param" or node.step is None else f"{node.path}/{node.id.rsplit('/', 1)[1]}"
+        merged.setdefault((gs, gd, role), []).extend(es)
+    return merged
+
+
+def _sum_grads(edges: list[Edge]) -> np.ndarray | None:
+    grads = [e.grad for e in edges if e.grad is not None]
+    if not grads:
+        return None
+    if all(g.shape == grads[0].shape for g in grads):
+        return np.sum(grads, axis=0)
+    return np.concatenate([np.ravel(g) for g in grads])  # different tensors: the norm of all of them
+
+
+def _norm(g: np.ndarray | None) -> float | None:
+    return None if g is None else float(np.sqrt(np.sum(np.square(g.astype(np.float64)))))
+
+
+# ------------------------------------------------------------------------------------- plan
+def plan(graph: Graph, options: DrawOptions | None = None) -> View:
+    """Decide what a drawing of ``graph`` shows: nodes, clusters, edges, labels, colours, legend, notes.
+
+    Args:
+        graph: a traced :class:`~tinygrad_rnn.graph.Graph`.
+        options: the drawing options (default :class:`DrawOptions()`).
+
+    Returns:
+        A :class:`View` (plain data) for an emitter such as :func:`tinygrad_rnn.viz.dot.to_dot`.
+
+    Raises:
+        GraphError: if ``options.params`` names a parameter the graph does not have.
+    """
+    options = options or DrawOptions()
+    values = graph.engine == "scalar" if options.values is None else options.values
+    level, groups, grouped_edges, notes, elided = _grouping(graph, options)
+    view = View(level.name, notes=notes, title=options.title, elided=elided)
+    view.rankdir = options.rankdir or level.rankdir
+
+    # Gradient norms of every drawn edge, for the log scale.
+    edge_grads = {key: _sum_grads(es) for key, es in grouped_edges.items()}
+    edge_norms = {key: _norm(g) for key, g in edge_grads.items()}
+    scale = None
+    if options.heat:
+        if options.scale is not None:
+            scale = options.scale
+        elif options.heat_range is not None:
+            scale = Scale.decades(*options.heat_range)
+        else:
+            scale = Scale.of([n for n in edge_norms.values() if n is not None])
+    view.scale = scale
+
+    marked = _highlighted(graph, options.highlight, options.anomaly)
+    shared = {n.id for n in graph.parameters() if len(graph.out_edges(n)) > 1}
+    multi_path = len({n.path for n in graph.nodes if n.step is not None}) > 1
+
+    # Nodes, grouped into one cluster per (path, step) at op level, clusters in time order.
+    by_cluster: dict[tuple[str, int], list[_Group]] = {}
+    loose: list[_Group] = []
+    for g in groups.values():
+        (by_cluster.setdefault(g.cluster, []) if g.cluster is not None else loose).append(g)
+    in_steps = sum(len(gs) for gs in by_cluster.values())
+    view.rows = len({step for _, step in by_cluster}) > ROW_STEPS or in_steps > ROW_NODES
+    for i, ((path, step), members) in enumerate(sorted(by_cluster.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
+        cluster = ViewCluster(
+            id=str(i),
+            label=f"{path} · t = {step}" if multi_path and path else f"t = {step}",
+            path=path,
+            step=step,
+            fill="#f4f6fb" if step % 2 == 0 else "#fbf8f1",
+        )
+        view.clusters.append(cluster)
+        for group in members:
+            node = _view_node(group, graph, values, marked, shared)
+            node.cluster = cluster.id
+            cluster.nodes.append(node.id)
+            view.nodes.append(node)
+    for group in loose:
+        view.nodes.append(_view_node(group, graph, values, marked, shared))
+
+    # Edges (forward direction), heat from the gradient sent back along each, in time order.
+    roles = {nid: t.role for t in graph.state_tracks() for nid in t.nodes} if level.collapsed else {}
+    position = {n.id: i for i, n in enumerate(graph.nodes)}
+
+    def time_order(item):
+        dst = graph[item[1][0].dst]
+        return (math.inf if dst.step is None else dst.step, position[dst.id])
+
+    for key, es in sorted(grouped_edges.items(), key=time_order):
+        gs, gd, _ = key
+        src = graph[es[0].src]
+        norm = edge_norms[key]
+        edge = ViewEdge(
+            gs,
+            gd,
+            kind="param" if src.kind == "param" else "data",
+            members=[(e.src, e.dst, e.index) for e in es],
+            count=len(es),
+            grad_norm=norm,
+        )
+        if scale is not None and norm:
+            edge.colour, edge.width = scale.colour(norm), scale.width(norm)
+        elif norm == 0:
+            edge.colour, edge.width, edge.style = ZERO_GRAD, 0.6, "dotted"
+        else:
+            edge.colour, edge.width = NO_GRAD, 0.8
+        if src.kind == "param":
+            edge.steps = sorted({graph[e.dst].step for e in es if graph[e.dst].step is not None})
+        if src.kind == "param" and norm is not None:
+            edge.label = f"{_steps_text(edge.steps)}{fmt(norm)}" if src.id in shared else fmt(norm)
+            edge.label_colour = "#333333"
+        elif level.collapsed and norm and gs != gd:
+            role = roles.get(src.id)
+            edge.label = f"{role}: {fmt(norm)}" if role else fmt(norm)
+            edge.label_colour = "#555555"
+        if level.collapsed and src.kind == "param" and level.name != "scope":
+            edge.constraint = False  # let the chain of steps, not the fan-in, decide the layout
+        elif view.rows and _crosses_steps(src, graph[es[0].dst]):
+            edge.constraint = False  # the state handed on to the next row
+        if gs == gd:  # a rolled layer's back-edge: the state handed from step t to t + 1
+            role = roles.get(src.id, src.label)
+            n_steps = len({graph[e.dst].step for e in es}) + 1
+            edge.kind = "back"
+            edge.label = f"{role}_t → {role}_(t+1)\nunrolled × {n_steps} steps"
+            if norm is not None:
+                edge.label += f"\n‖Σ grad‖ {fmt(norm)}"
+            edge.style = "bold"
+        view.edges.append(edge)
+
+    if level.name == "op" and not view.rows:
+        view.edges.extend(_order_steps(by_cluster, grouped_edges, graph))
+
+    # Truncated-BPTT cuts: the detached copy gets no gradient from its source.
+    groups_of = {n.id: g.gid for g in groups.values() for n in g.members}
+    for source_id, leaf_id in graph.detached_links():
+        if source_id in groups_of and leaf_id in groups_of:
+            view.edges.append(
+                ViewEdge(
+                    groups_of[source_id],
+                    groups_of[leaf_id],
+                    kind="cut",
+                    members=[],
+                    count=0,
+                    label="detach(): cut,\nno gradient",
+                    style="dashed",
+                    colour="#777777",
+                    label_colour="#555555",
+                    constraint=False,
+                )
+            )
+
+    if options.clip is not None:
+        before, after = options.clip
+        view.nodes.append(
+            ViewNode(
+                "note/clipping",
+                "note",
+                "gradient clipping",
+                [f"‖grad‖ {fmt(before)} → {fmt(after)}", "(labels show gradients before clipping)"],
+                shape="note",
+                fill="#fff3c4",
+                style="filled",
+            )
+        )
+        for p in graph.parameters():
+            if p.id in groups_of:
+                view.edges.append(
+                    ViewEdge(
+                        "note/clipping",
+                        groups_of[p.id],
+                        kind="note",
+                        count=0,
+                        style="dotted",
+                        arrowhead="none",
+                        colour="#c9a400",
+                    )
+                )
+
+    cuts = bool(graph.detached_links())
+    if options.legend and (scale is not None or view.notes or marked or cuts):
+        view.legend = _legend(scale, bool(shared), cuts, bool(marked))
+    return view
+
+
+def _crosses_steps(src: Node, dst: Node) -> bool:
+    """True for an edge from one time step to another (a recurrent state handed on)."""
+    return src.step is not None and dst.step is not None and src.step != dst.step
+
+
+def _order_steps(by_cluster: dict, grouped_edges: dict, graph: Graph) -> list[ViewEdge]:
+    """Invisible edges from each step's last node to the next step's first nodes.
+
+    Without them the input projections of every step (which depend on nothing recurrent) all
+    land in the first column and the steps overlap in a staircase; with them the steps read left
+    to right like the unrolled equations.
+    """
+    drawn_edges = {(e.src, e.dst) for es in grouped_edges.values() for e in es}
+    position = {n.id: i for i, n in enumerate(graph.nodes)}
+    result = []
+    for (path, step), groups in by_cluster.items():
+        previous = by_cluster.get((path, step - 1))
+        if not previous:
+            continue
+        members = {g.gid for g in groups}
+        last = max(previous, key=lambda g: position[g.gid] if g.kind == "op" else -1)
+        for g in groups:
+            inside = [p for p in g.members[0].parents if p in members and (p, g.gid) in drawn_edges]
+            if not inside:
+                result.append(ViewEdge(last.gid, g.gid, kind="order", count=0, style="invis"))
+    return result
+
+
+def _steps_text(steps: list[int]) -> str:
+    if not steps:
+        return ""
+    if len(steps) == 1:
+        return f"t={steps[0]}: "
+    return f"t={steps[0]}..{steps[-1]}: Σ "
+
+
+def _highlighted(graph: Graph, highlight, anomaly: bool) -> dict[str, str]:
+    """Ids of nodes to fill red, with the reason."""
+    marked: dict[str, str] = {}
+    if highlight is not None:
+        target = highlight
+        for attribute in ("node", "tensor"):
+            if isinstance(target, BaseException) and getattr(target, attribute, None) is not None:
+                target = getattr(target, attribute)
+        if not isinstance(target, BaseException):
+            marked[graph.node_of(target).id] = "highlighted"
+    if anomaly:
+        found = graph.first_nonfinite()
+        if found is not None:
+            marked.setdefault(found[0].id, f"first NaN/Inf ({found[1]})")
+    return marked
+
+
+def _group_title(group: _Group, steps: list[int]) -> str:
+    """The heading of a collapsed group's node."""
+    members = group.members
+    if group.kind == "elided":
+        return f"… steps {steps[0]}–{steps[-1]} not drawn …"
+    if group.kind == "step":
+        return f"t = {steps[0]}"
+    if group.kind == "roll":
+        return f"{members[0].path or 'recurrence'} (rolled)"
+    if group.kind == "scope":
+        return members[0].path + ("" if not steps else f" · t = {steps[0]}")
+    return f"{members[0].path} · t = {steps[0]}" if members[0].path else f"t = {steps[0]}"
+
+
+def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: set) -> ViewNode:
+    members = group.members
+    first = members[0]
+    node = ViewNode(
+        group.gid,
+        group.kind,
+        "",
+        members=[n.id for n in members],
+        path=first.path,
+        step=first.step if len(members) == 1 else None,
+    )
+    if group.kind in ("op", "param", "const"):
+        n = first
+        role = _role_of(n)
+        node.role = role.label() if role is not None else None
+        node.grad_norm = n.grad_norm
+        node.title = n.label
+        if graph.engine != "scalar":  # every Value is one number: its shape says nothing
+            node.lines.append(shape_text(n.shape))
+        if values:
+            node.lines.append(f"value {n.summary()}")
+        if n.kind == "param":
+            node.bold_title = True
+            uses = len(graph.out_edges(n))
+            if n.id in shared:
+                node.lines.append(f"shared: used {uses}×")
+            if n.grad is not None:
+                node.lines.append(("Σ contributions = " if n.id in shared else "") + _grad_text(n))
+            node.shape, node.style = "ellipse", "filled"
+            node.fill = "#ffe9a8" if n.id in shared else "#fff6d5"
+        elif n.kind == "const":
+            node.style, node.fill, node.border = "filled,rounded", "#eeeeee", "#999999"
+            node.title = "input" if n.size > 1 else "const"
+        elif values and n.grad is not None:
+            node.lines.append(_grad_text(n))
+    else:
+        ops = Counter(n.op for n in members if n.kind == "op")
+        steps = sorted({n.step for n in members if n.step is not None})
+        node.title = _group_title(group, steps)
+        node.bold_title = True
+        node.lines = [f"{sum(ops.values())} ops"]
+        if group.kind == "roll":
+            node.lines.append(f"one cell, unrolled {len(steps)} steps")
+        if group.kind == "scope":
+            out = members[-1]  # the scope's last node is its output: a neuron's activation, a layer's result
+            node.lines.append(f"out {shape_text(out.shape)}" if out.size > 1 else f"out {fmt(out.value_max)}")
+            if out.grad is not None:
+                node.lines.append(_grad_text(out))
+        elif group.kind != "cell":
+            node.lines.append(", ".join(f"{op}×{k}" if k > 1 else op for op, k in ops.most_common(4)))
+        node.fill = "#eef2fa" if group.kind != "elided" else "#f2f2f2"
+        node.layout_group = first.path or "steps"  # keeps the chain of steps on one straight line
+    node.marked = next((marked[n.id] for n in members if n.id in marked), None)
+    if node.marked:
+        node.style, node.fill, node.border, node.border_width = "filled,rounded,bold", MARKED, "#b00000", 2.5
+    return node
+
+
+def _legend(scale: Scale | None, shared: bool, cuts: bool, marked: bool) -> Legend:
+    legend = Legend()
+    rows = legend.entries
+    if scale is not None:
+        rows.append(LegendEntry("edge colour and width: ‖gradient‖ sent back along it (log scale)"))
+        rows.extend(LegendEntry(fmt(tick), scale.colour(tick)) for tick in scale.ticks())
+        rows.append(LegendEntry("no gradient recorded", NO_GRAD))
+        rows.append(LegendEntry("dotted grey: exactly zero gradient"))
+    if shared:
+        rows.append(
+            LegendEntry(
+                "label on a parameter's edge: that use's contribution to its gradient;\n"
+                "Σ on the parameter: their sum = .grad"
+            )
+        )
+    if cuts:
+        rows.append(LegendEntry("dashed edge: detach() between chunks (no gradient)"))
+    if marked:
+        rows.append(LegendEntry("first NaN/Inf node, or highlighted", MARKED))
+    return legend
