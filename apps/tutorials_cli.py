@@ -1,13 +1,15 @@
 """``tinygrad-rnn tutorials``: list, run and collect the gallery of the tutorials.
 
-The tutorials are scripts in the repository's ``tutorials/`` folder (``NN_name.py``); each writes its
-figures to an output folder, prints ``wrote <path>`` for every file (``wrote [key] <path>`` for its
-gallery figure) and checks the claims it teaches. This module finds them, reads their titles
-without importing them, and runs each in a fresh interpreter.
+The tutorials are lessons in the repository's ``tutorials/`` folder (``NN_name.py``, Jupytext percent
+format: scripts that open as notebooks; ``tutorials/_common.py`` describes the format). Each writes
+its figures to an output folder, prints ``wrote <path>`` for every file (``wrote [key] <path>`` for
+its gallery figure) and checks the claims it teaches. This module finds them, reads their titles
+(the first markdown heading) without importing them, and runs each in a fresh interpreter.
 
     python -m tinygrad_rnn tutorials --list
     python -m tinygrad_rnn tutorials --run 3 6 [--quick] [--out out/tutorials]
     python -m tinygrad_rnn tutorials --run all --gallery docs/gallery   # regenerates the README gallery
+    python -m tinygrad_rnn tutorials --run 9 --quick --without training   # the claims must now fail
 
 Only the standard library is used here; the tutorials themselves need the ``viz`` extra.
 """
@@ -30,6 +32,18 @@ __all__ = ["Tutorial", "find_tutorials", "register", "run_tutorial"]
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tutorials"
 _NAME = re.compile(r"^(\d\d)_(\w+)\.py$")
 _WROTE = re.compile(r"^wrote (\[key\] )?(.+)$")
+_HEADING = re.compile(r"^# # (.+)$")  # the first markdown heading of a percent-format lesson
+
+
+def _title(path: Path) -> str:
+    """The lesson's title: its first markdown heading, else its docstring's first line, else its stem."""
+    source = path.read_text(encoding="utf-8")
+    for line in source.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            return match.group(1).strip()
+    doc = ast.get_docstring(ast.parse(source))
+    return doc.strip().splitlines()[0] if doc else path.stem
 
 
 @dataclass(frozen=True)
@@ -56,8 +70,7 @@ def find_tutorials(folder: Path | str = DEFAULT_DIR) -> list[Tutorial]:
         match = _NAME.match(path.name)
         if not match:
             continue
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or path.stem
-        found.append(Tutorial(int(match.group(1)), path.stem, path, doc.strip().splitlines()[0]))
+        found.append(Tutorial(int(match.group(1)), path.stem, path, _title(path)))
     return found
 
 
@@ -71,11 +84,24 @@ class _Result:
     output: str
 
 
-def run_tutorial(tutorial: Tutorial, out: Path, quick: bool = False, timeout: float = 600.0) -> _Result:
-    """Run one tutorial in a fresh interpreter, writing into ``out/<name>``; return what it did."""
+def run_tutorial(
+    tutorial: Tutorial, out: Path, quick: bool = False, timeout: float = 600.0, without: str | None = None
+) -> _Result:
+    """Run one tutorial in a fresh interpreter, writing into ``out/<name>``; return what it did.
+
+    Args:
+        tutorial: the lesson.
+        out: the output root (the lesson writes into ``out/<name>``).
+        quick: run its quick mode.
+        timeout: seconds before the run is killed.
+        without: remove this key ingredient (the lesson's ``--without``): it exits 0 only if every
+            claim that needs the ingredient failed.
+    """
     command = [sys.executable, str(tutorial.path), "--out", str(out / tutorial.name)]
     if quick:
         command.append("--quick")
+    if without:
+        command += ["--without", without]
     # One BLAS thread per run: the tutorials are small, and extra threads only fight for the cores.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     start = time.perf_counter()
@@ -110,14 +136,15 @@ def _command(args: argparse.Namespace) -> int:
             print(f"{t.number:2d}  {t.path.name:34s} {t.title}")
         return 0
     chosen = _select(tutorials, args.numbers)
-    if args.gallery and args.quick:
-        raise ValueError("--gallery collects the figures of full runs; drop --quick")
+    if args.gallery and (args.quick or args.without):
+        raise ValueError("--gallery collects the figures of full runs; drop --quick and --without")
     out = Path(args.out)
     failed = []
     key_figures = []
     for t in chosen:
-        print(f"running {t.path.name}{' --quick' if args.quick else ''} ...", flush=True)
-        result = run_tutorial(t, out, quick=args.quick)
+        flags = (" --quick" if args.quick else "") + (f" --without {args.without}" if args.without else "")
+        print(f"running {t.path.name}{flags} ...", flush=True)
+        result = run_tutorial(t, out, quick=args.quick, without=args.without)
         status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
         print(f"  {status} in {result.seconds:.1f} s, {len(result.written)} files in {out / t.name}")
         if result.returncode != 0:
@@ -149,6 +176,9 @@ def register(subcommands) -> None:
     parser.add_argument("--run", nargs="+", metavar="N", dest="numbers", help="tutorial numbers to run, or 'all'")
     parser.add_argument("--quick", action="store_true", help="run in quick mode (what CI runs)")
     parser.add_argument("--out", default=str(Path("out") / "tutorials"), help="output folder (default out/tutorials)")
+    parser.add_argument(
+        "--without", metavar="INGREDIENT", help="run with this key ingredient removed (its claims must fail)"
+    )
     parser.add_argument("--gallery", metavar="DIR", help="copy each tutorial's key figure into DIR")
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="folder holding the tutorial scripts")
     parser.set_defaults(run=_command)  # ``run`` is the command line's dispatch slot, hence dest="numbers"

@@ -1,12 +1,18 @@
-"""Every tutorial runs in quick mode, checks its claims, and writes the figures it announces.
+"""Every tutorial runs in quick mode, checks its claims, writes the figures it announces -- and its
+claims fail when its key ingredient is removed.
 
 Each tutorial is run in a fresh interpreter (as a user would run it) through the same helper the
 command line uses. A tutorial passes when it exits 0, printed the output folder it was given, and
 every file it reported (``wrote <path>``) exists inside that folder and is non-empty; at least one
 matplotlib PNG must be among them. A tutorial whose claim stops holding exits non-zero (checked
 below with a deliberately false claim), so CI fails when a lesson no longer demonstrates its point.
+
+Negations: each lesson declares its key ingredients (``Lesson(name, ingredients={...})``); for every
+one, the lesson is run in quick mode with ``--without INGREDIENT`` and must report that every claim
+marked ``needs=INGREDIENT`` failed -- a claim that holds without what it depends on is vacuous.
 """
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -17,6 +23,19 @@ from tinygrad_rnn.apps.cli import main as cli_main
 from tinygrad_rnn.apps.tutorials_cli import DEFAULT_DIR, find_tutorials, run_tutorial
 
 TUTORIALS = find_tutorials()
+
+
+def _ingredients(path: Path) -> list[str]:
+    """The keys of the literal ``ingredients={...}`` passed to ``Lesson(...)`` in a lesson's source."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Lesson":
+            for keyword in node.keywords:
+                if keyword.arg == "ingredients":
+                    return [key.value for key in keyword.value.keys]
+    return []
+
+
+NEGATIONS = [(t, ingredient) for t in TUTORIALS for ingredient in _ingredients(t.path)]
 
 
 def test_the_course_has_its_ten_lessons_in_order():
@@ -37,6 +56,77 @@ def test_tutorial_runs_quick_and_writes_its_figures(tutorial, tmp_path):
         assert path.is_file() and path.stat().st_size > 0, f"{path} is missing or empty"
     assert any(p.suffix == ".png" for p in result.written)
     assert len(result.key) == 1, "each lesson marks exactly one gallery figure"
+
+
+@pytest.mark.parametrize("tutorial, ingredient", NEGATIONS, ids=[f"{t.name}-without-{i}" for t, i in NEGATIONS])
+def test_the_claims_fail_without_their_ingredient(tutorial, ingredient, tmp_path):
+    result = run_tutorial(tutorial, tmp_path, quick=True, timeout=300, without=ingredient)
+    assert result.returncode == 0, result.output[-3000:]
+    assert f"negation holds: without {ingredient}" in result.output
+    assert "FAILED:" in result.output
+
+
+def _write_lesson(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "99_lesson.py"
+    header = f"import sys\nsys.path.insert(0, {str(DEFAULT_DIR)!r})\nfrom _common import Lesson\n"
+    script.write_text(header + textwrap.dedent(body))
+    return script
+
+
+def _run(script: Path, *args: str) -> subprocess.CompletedProcess:
+    out = script.parent / "out"
+    return subprocess.run(
+        [sys.executable, str(script), "--out", str(out), *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_claim_that_holds_without_its_ingredient_is_reported_as_vacuous(tmp_path):
+    script = _write_lesson(
+        tmp_path,
+        """
+        lesson = Lesson("99_lesson", ingredients={"training": "the model is trained"})
+        steps = 10 if lesson.uses("training") else 0
+        lesson.claim(steps == 10, "training ran", needs="training")
+        lesson.claim(True, "true whatever we do", needs="training")
+        lesson.done()
+        """,
+    )
+    assert _run(script).returncode == 0
+    process = _run(script, "--without", "training")
+    assert process.returncode != 0
+    assert "FAILED: training ran" in process.stdout
+    assert "still hold (vacuous?): ['true whatever we do']" in process.stderr
+    assert "invalid choice" in _run(script, "--without", "gravity").stderr
+
+
+def test_markdown_cells_print_between_results_and_set_changes_a_knob(tmp_path):
+    script = _write_lesson(
+        tmp_path,
+        """
+        # %% [markdown]
+        # # Lesson 99: a title
+        #
+        # The introduction.
+
+        # %%
+        lesson = Lesson("99_lesson")
+        print("first result", lesson.param("width", 3))
+
+        # %% [markdown]
+        # The second paragraph.
+
+        # %%
+        print("second result")
+        lesson.done()
+        """,
+    )
+    lines = _run(script, "--set", "width=7").stdout.splitlines()
+    order = [
+        lines.index(text) for text in ("The introduction.", "first result 7", "The second paragraph.", "second result")
+    ]
+    assert order == sorted(order)
+    process = _run(script, "--set", "depth=2")
+    assert process.returncode != 0 and "unknown --set name(s) ['depth']" in process.stderr
 
 
 def test_a_failed_claim_fails_the_tutorial(tmp_path):
@@ -71,7 +161,7 @@ def test_cli_lists_tutorials_and_rejects_unknown_numbers(capsys):
 
 def test_cli_refuses_a_gallery_from_quick_runs(tmp_path, capsys):
     assert cli_main(["tutorials", "--run", "1", "--quick", "--gallery", str(tmp_path)]) == 1
-    assert "drop --quick" in capsys.readouterr().err
+    assert "drop --quick and --without" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
