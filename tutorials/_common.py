@@ -103,12 +103,11 @@ class ClaimError(AssertionError):
 
 
 def _limit_blas_threads() -> None:
-    """Hold BLAS to one thread even when numpy was imported before this module (e.g. in a kernel)."""
+    """Hold BLAS to one thread also when numpy was imported before this module (a notebook kernel)."""
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: the environment variables above already did it for scripts
-        return
-    threadpool_limits(1, user_api="blas")
+        tinygrad_rnn.blas_threads(1)
+    except ImportError:  # threadpoolctl missing from an old environment: the variables above still work
+        pass
 
 
 def markdown_cells(source: str) -> list[tuple[int, str]]:
@@ -186,8 +185,7 @@ class Lesson:
         self._echo_file = str(caller) if caller.suffix == ".py" and caller.is_file() else None
         self._cells = markdown_cells(caller.read_text(encoding="utf-8")) if self._echo_file else []
         self._printed = 0
-        if self._echo_file is None:
-            _limit_blas_threads()  # a notebook kernel imported numpy before us
+        _limit_blas_threads()
         title = (doc.strip().splitlines()[0] if doc else None) or (
             lesson_title(self.path.read_text(encoding="utf-8")) if self.path.is_file() else None
         )
