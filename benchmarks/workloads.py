@@ -206,6 +206,95 @@ def make_charrnn(dtype: str = "float32") -> dict:
     return impls
 
 
+# ------------------------------------------------------------------ char-RNN, written per step
+def _tg_charrnn_loss_per_step(p: dict[str, Tensor], inputs, targets, h: Tensor, vocab: int) -> Tensor:
+    """The char-RNN exactly as the course writes it: 1-D vectors, one step at a time, per-step loss."""
+    loss = 0.0
+    for t in range(len(inputs)):
+        x = np.zeros(vocab, dtype=p["Wxh"].dtype)  # one-hot x_t, (V,)
+        x[inputs[t]] = 1
+        h = (p["Wxh"] @ x + p["Whh"] @ h + p["bh"]).tanh()  # h_t = tanh(W_xh x_t + W_hh h_(t-1) + b_h), (H,)
+        y = p["Why"] @ h + p["by"]  # (V,)
+        loss = loss - y.log_softmax()[targets[t]]  # -log p_t[target_t]
+    return loss
+
+
+def _torch_charrnn_loss_per_step(p, inputs, targets, h, vocab: int):
+    """The same, in PyTorch, written the same way."""
+    loss = 0.0
+    for t in range(len(inputs)):
+        x = torch.zeros(vocab, dtype=p["Wxh"].dtype)
+        x[inputs[t]] = 1
+        h = torch.tanh(p["Wxh"] @ x + p["Whh"] @ h + p["bh"])
+        y = p["Why"] @ h + p["by"]
+        loss = loss - torch.log_softmax(y, 0)[targets[t]]
+    return loss
+
+
+def check_charrnn_per_step() -> None:
+    """Gradients of the per-step char-RNN (ours and PyTorch's) equal the numpy reference (float64)."""
+    vocab, hidden = CHARRNN["vocab"], CHARRNN["hidden"]
+    params = ref.charrnn_init(vocab, hidden, "float64", seed=1)
+    for v in params.values():
+        v += np.random.default_rng(2).standard_normal(v.shape) * 0.1
+    inputs, targets = _charrnn_data()
+    loss, grads, _ = ref.charrnn_loss_and_grads(params, inputs, targets, np.zeros((hidden, 1)))
+    p = _tg_params(params)
+    out = _tg_charrnn_loss_per_step(p, inputs, targets, Tensor(np.zeros(hidden)), vocab)
+    out.backward()
+    _close("tinygrad per-step", "loss", out.data, np.float64(loss))
+    for k in ref.CHARRNN_PARAMS:
+        _close("tinygrad per-step", k, p[k].grad, grads[k])
+    if torch is not None:
+        tp = {k: torch.tensor(v.reshape(-1) if k.startswith("b") else v, requires_grad=True) for k, v in params.items()}
+        out = _torch_charrnn_loss_per_step(tp, inputs, targets, torch.zeros(hidden, dtype=torch.float64), vocab)
+        out.backward()
+        for k in ref.CHARRNN_PARAMS:
+            _close("torch per-step", k, tp[k].grad.numpy(), grads[k])
+
+
+def make_charrnn_per_step(dtype: str = "float32") -> dict:
+    """One training step as a user writes it: per-step forward and loss, backward, clip to 5, Adagrad(0.1)."""
+    vocab, hidden = CHARRNN["vocab"], CHARRNN["hidden"]
+    inputs, targets = _charrnn_data()
+    params = ref.charrnn_init(vocab, hidden, dtype)
+    memory = {k: np.zeros_like(v) for k, v in params.items()}
+    h_col = np.zeros((hidden, 1), dtype=dtype)
+
+    def numpy_step():
+        _, grads, _ = ref.charrnn_loss_and_grads(params, inputs, targets, h_col)
+        ref.clip_and_adagrad(params, grads, memory)
+
+    impls = {"numpy (hand-derived)": numpy_step}
+
+    p = _tg_params(ref.charrnn_init(vocab, hidden, dtype))
+    opt = tg.optim.Adagrad(list(p.values()), lr=0.1)
+    h0 = Tensor(np.zeros(hidden, dtype=dtype))
+
+    def tg_step():
+        opt.zero_grad()
+        _tg_charrnn_loss_per_step(p, inputs, targets, h0, vocab).backward()
+        nn.utils.clip_grad_value_(p.values(), 5.0)
+        opt.step()
+
+    impls["tinygrad_rnn per-step"] = tg_step
+    if torch is not None:
+        init = ref.charrnn_init(vocab, hidden, dtype)
+        tp = {k: torch.tensor(v.reshape(-1) if k.startswith("b") else v, requires_grad=True) for k, v in init.items()}
+        topt = torch.optim.Adagrad(tp.values(), lr=0.1)
+        th0 = torch.zeros(hidden, dtype=getattr(torch, dtype))
+        t_inputs, t_targets = inputs.tolist(), targets.tolist()
+
+        def torch_step():
+            topt.zero_grad()
+            _torch_charrnn_loss_per_step(tp, t_inputs, t_targets, th0, vocab).backward()
+            torch.nn.utils.clip_grad_value_(tp.values(), 5.0)
+            topt.step()
+
+        impls["torch per-step"] = torch_step
+    return impls
+
+
 # ----------------------------------------------------------------------------------------- LSTM
 def _lstm_data(dtype, seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -298,6 +387,40 @@ def make_lstm(dtype: str = "float32") -> dict:
     return impls
 
 
+# ------------------------------------------------------------------- fused layers vs PyTorch
+def make_fused_layer(cell: str, dtype: str = "float32") -> dict:
+    """Forward and backward of ``nn.RNN``/``nn.GRU``/``nn.LSTM`` with ``fused=True`` against PyTorch's layer.
+
+    Same sizes as the LSTM workload (B 32, I 32, H 128, T 50), same weights, gradients for x too.
+    PyTorch's layer comes first (the baseline) when it is installed.
+    """
+    x, dout = _lstm_data(dtype)
+    names = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+    ours = getattr(nn, names[cell])(LSTM["input"], LSTM["hidden"], dtype=dtype, fused=True)
+    impls = {}
+    if torch is not None:
+        theirs = getattr(torch.nn, names[cell])(LSTM["input"], LSTM["hidden"]).to(getattr(torch, dtype))
+        ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        tdout = torch.from_numpy(dout)
+
+        def torch_run():
+            theirs.zero_grad(set_to_none=True)
+            xt = torch.tensor(x, requires_grad=True)
+            out, _ = theirs(xt)
+            out.backward(tdout)
+
+        impls[f"torch nn.{names[cell]}"] = torch_run
+
+    def tg_run():
+        ours.zero_grad()
+        xt = Tensor(x, requires_grad=True)
+        out, _ = ours(xt)
+        out.backward(dout)
+
+    impls[f"tinygrad_rnn fused {names[cell]}"] = tg_run
+    return impls
+
+
 # --------------------------------------------------------------------------- per-op overhead
 def make_per_op(dtype: str = "float32") -> dict:
     """One 1x1 add forward and its backward into two leaves that accumulate ``.grad``."""
@@ -327,6 +450,31 @@ def make_per_op(dtype: str = "float32") -> dict:
 
         impls["torch"] = torch_op
     return impls
+
+
+# --------------------------------------------------------------------------- long LSTM memory
+def long_lstm_run(engine: str, steps: int, dtype: str = "float32"):
+    """A fused one-layer LSTM (B 32, I 32, H 128) over ``steps`` steps: a function running fwd + bwd once."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((steps, LSTM["batch"], LSTM["input"])).astype(dtype)
+    if engine == "torch":
+        layer = torch.nn.LSTM(LSTM["input"], LSTM["hidden"]).to(getattr(torch, dtype))
+        tx = torch.from_numpy(x)
+
+        def run_torch():
+            layer.zero_grad(set_to_none=True)
+            out, _ = layer(tx)
+            out.sum().backward()
+
+        return run_torch
+    layer = nn.LSTM(LSTM["input"], LSTM["hidden"], dtype=dtype, fused=True)
+
+    def run_tg():
+        layer.zero_grad()
+        out, _ = layer(Tensor(x))
+        out.sum().backward()
+
+    return run_tg
 
 
 # --------------------------------------------------------------------------- long graphs

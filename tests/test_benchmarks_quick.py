@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # ``benchmarks`` is a top-level folder of the repository, not installed
 
 from benchmarks import references as ref  # noqa: E402
-from benchmarks import run, workloads  # noqa: E402
+from benchmarks import run, training, workloads  # noqa: E402
 
 
 def test_quick_run_end_to_end():
@@ -35,14 +35,30 @@ def test_quick_run_end_to_end():
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert out.startswith("Measured (quick mode: not for quoting) on:")
-    for workload in ("char-RNN train step", "LSTM fwd+bwd", "per-op overhead", "scalar engine", "chain of", "RNN (I 8"):
+    workloads_shown = (
+        "char model training step: Embedding(95, 32) -> LSTM",
+        "char model training step: Embedding(95, 32) -> GRU",
+        "char-RNN train step written per step",
+        "char-RNN train step",
+        "LSTM fwd+bwd",
+        "fused GRU layer",
+        "per-op overhead",
+        "scalar engine",
+        "chain of",
+        "RNN (I 8",
+        "LSTM (B 32, I 32, H 128) 100 steps fwd+bwd, peak resident growth",
+    )
+    for workload in workloads_shown:
         assert f"| {workload}" in out, workload
     for label in ("numpy (hand-derived)", "tinygrad_rnn ops", "tinygrad_rnn fused", "micrograd-style"):
         assert f"| {label} |" in out, label
     assert "| goal | measured | met |" in out
     # Every goal row says met, not met, or n/a -- it is never silently missing.
     goal_rows = [line for line in out.splitlines() if line.rstrip().endswith(("| yes |", "| n/a |", "| **no** |"))]
-    assert len(goal_rows) == 9, out
+    assert len(goal_rows) == 21, out
+    # The headline row comes first, as in the README.
+    table = [line for line in out.splitlines() if line.startswith("| char")]
+    assert table[0].startswith("| char model training step: Embedding(95, 32) -> LSTM"), table[0]
     assert "| micrograd-style | RecursionError |" in out  # the recursive baseline cannot do a long chain
 
 
@@ -55,6 +71,36 @@ def test_references_agree_with_each_other_and_with_tinygrad():
         workloads.check_lstm()
     finally:
         workloads.LSTM.update(saved)
+
+
+def test_training_loss_curves_agree_and_a_wrong_step_is_caught(monkeypatch):
+    saved = dict(training.MODEL)
+    training.MODEL.update(batch=3, steps=5)
+    try:
+        curves = training.loss_curves("lstm", 3, "float64")
+        assert {"tinygrad_rnn fused", "tinygrad_rnn ops"} <= set(curves)
+        assert all(len(c) == 3 and np.all(np.diff(c) < 0.5) for c in curves.values())
+        assert training.curve_disagreement(curves) < 1e-12
+        # The same check sees a learning rate that differs by 1%.
+        monkeypatch.setitem(training.MODEL, "lr", saved["lr"] * 1.01)
+        other = training.loss_curves("lstm", 3, "float64")
+        mixed = {"a": curves["tinygrad_rnn fused"], "b": other["tinygrad_rnn fused"]}
+        assert training.curve_disagreement(mixed) > 1e-6
+    finally:
+        training.MODEL.clear()
+        training.MODEL.update(saved)
+
+
+def test_per_step_charrnn_check_catches_a_wrong_gradient(monkeypatch):
+    workloads.check_charrnn_per_step()
+    original = workloads._tg_charrnn_loss_per_step
+
+    def doubled_first_step(p, inputs, targets, h, vocab):
+        return original(p, inputs, targets, h, vocab) + original(p, inputs[:1], targets[:1], h, vocab)
+
+    monkeypatch.setattr(workloads, "_tg_charrnn_loss_per_step", doubled_first_step)
+    with pytest.raises(workloads.CheckError, match="tinygrad per-step"):
+        workloads.check_charrnn_per_step()
 
 
 def test_gradient_check_catches_a_wrong_reference(monkeypatch):
