@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: demo images test lint format graphviz torch-parity clean
+.PHONY: demo images test lint format graphviz torch-parity clean notebooks
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ README_IMAGES := rnn_unrolled.svg rnn_cells.svg lstm_cells.svg rnn_rolled.svg ne
 images: demo
 	mkdir -p docs/images
 	cp $(addprefix $(OUT)/,$(README_IMAGES)) docs/images/
+
+# Every lesson executed as a notebook (Jupytext + nbclient, from the test extra) into $(OUT)/notebooks;
+# full runs take several minutes -- `make notebooks NOTEBOOK_FLAGS=--quick` for the quick mode.
+NOTEBOOK_FLAGS ?=
+notebooks: $(VENV)/.installed graphviz
+	$(PY) -m tinygrad_rnn tutorials --run all $(NOTEBOOK_FLAGS) --out $(OUT)/tutorials --notebooks $(OUT)/notebooks
 
 test: $(VENV)/.installed graphviz torch-parity
 	$(VENV)/bin/ruff check .

@@ -11,7 +11,10 @@ its gallery figure) and checks the claims it teaches. This module finds them, re
     python -m tinygrad_rnn tutorials --run all --gallery docs/gallery   # regenerates the README gallery
     python -m tinygrad_rnn tutorials --run 9 --quick --without training   # the claims must now fail
 
-Only the standard library is used here; the tutorials themselves need the ``viz`` extra.
+    python -m tinygrad_rnn tutorials --run all --notebooks out/notebooks   # executed .ipynb files
+
+Only the standard library is used here; the tutorials themselves need the ``viz`` extra, and
+``--notebooks`` the ``notebooks`` extra (Jupytext, nbclient, ipykernel).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Tutorial", "find_tutorials", "register", "run_tutorial"]
+__all__ = ["Tutorial", "find_tutorials", "register", "run_notebook", "run_tutorial"]
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tutorials"
 _NAME = re.compile(r"^(\d\d)_(\w+)\.py$")
@@ -107,14 +110,90 @@ def run_tutorial(
     start = time.perf_counter()
     process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     seconds = time.perf_counter() - start
+    written, key = _announced(process.stdout)
+    return _Result(tutorial, process.returncode, seconds, written, key, process.stdout + process.stderr)
+
+
+ENVIRONMENT = "TINYGRAD_RNN_LESSON"  # the options a notebook kernel's lesson reads (see tutorials/_common.py)
+
+
+def run_notebook(
+    tutorial: Tutorial,
+    out: Path,
+    quick: bool = False,
+    timeout: float = 600.0,
+    without: str | None = None,
+    notebook: Path | None = None,
+) -> _Result:
+    """Execute one lesson as a Jupyter notebook (Jupytext reads the percent-format source).
+
+    The lesson's options travel in the ``TINYGRAD_RNN_LESSON`` environment variable, which the
+    kernel inherits. A failed cell (e.g. a claim that does not hold) gives a non-zero
+    ``returncode`` and the error in ``output``; the executed notebook is written to ``notebook``
+    when given (also after a failure, so the error can be read in place).
+
+    Raises:
+        ModuleNotFoundError: without the ``notebooks`` extra, naming the install command.
+    """
+    try:
+        import jupytext
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"running lessons as notebooks needs the notebooks extra ({error.name} is missing): "
+            "pip install -e '.[notebooks]'"
+        ) from error
+    options = (
+        ["--out", str(out / tutorial.name)]
+        + (["--quick"] if quick else [])
+        + (["--without", without] if without else [])
+    )
+    book = jupytext.read(tutorial.path)
+    client = NotebookClient(
+        book, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(tutorial.path.parent)}}
+    )
+    saved = os.environ.get(ENVIRONMENT)
+    os.environ[ENVIRONMENT] = " ".join(options)  # the kernel is started with this environment
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    start = time.perf_counter()
+    returncode, error_text = 0, ""
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        returncode, error_text = 1, str(error)
+    finally:
+        if saved is None:
+            os.environ.pop(ENVIRONMENT, None)
+        else:
+            os.environ[ENVIRONMENT] = saved
+    seconds = time.perf_counter() - start
+    text = []
+    for cell in book.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                text.append(output["text"])
+    stdout = "".join(text)
+    if notebook is not None:
+        notebook.parent.mkdir(parents=True, exist_ok=True)
+        temporary = notebook.with_suffix(".ipynb.tmp")
+        nbformat.write(book, temporary)
+        os.replace(temporary, notebook)  # never a half-written notebook
+    written, key = _announced(stdout)
+    return _Result(tutorial, returncode, seconds, written, key, stdout + error_text)
+
+
+def _announced(stdout: str) -> tuple[list[Path], list[Path]]:
+    """The files a lesson reported (``wrote <path>``) and its gallery figure(s) (``wrote [key] <path>``)."""
     written, key = [], []
-    for line in process.stdout.splitlines():
+    for line in stdout.splitlines():
         match = _WROTE.match(line)
         if match:
             written.append(Path(match.group(2)))
             if match.group(1):
                 key.append(Path(match.group(2)))
-    return _Result(tutorial, process.returncode, seconds, written, key, process.stdout + process.stderr)
+    return written, key
 
 
 def _select(tutorials: list[Tutorial], wanted: list[str]) -> list[Tutorial]:
@@ -144,7 +223,12 @@ def _command(args: argparse.Namespace) -> int:
     for t in chosen:
         flags = (" --quick" if args.quick else "") + (f" --without {args.without}" if args.without else "")
         print(f"running {t.path.name}{flags} ...", flush=True)
-        result = run_tutorial(t, out, quick=args.quick, without=args.without)
+        if args.notebooks:
+            notebook = Path(args.notebooks) / f"{t.name}.ipynb"
+            result = run_notebook(t, out, quick=args.quick, without=args.without, notebook=notebook)
+            print(f"  notebook: {notebook}")
+        else:
+            result = run_tutorial(t, out, quick=args.quick, without=args.without)
         status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
         print(f"  {status} in {result.seconds:.1f} s, {len(result.written)} files in {out / t.name}")
         if result.returncode != 0:
@@ -178,6 +262,9 @@ def register(subcommands) -> None:
     parser.add_argument("--out", default=str(Path("out") / "tutorials"), help="output folder (default out/tutorials)")
     parser.add_argument(
         "--without", metavar="INGREDIENT", help="run with this key ingredient removed (its claims must fail)"
+    )
+    parser.add_argument(
+        "--notebooks", metavar="DIR", help="run each lesson as a notebook and write the executed .ipynb into DIR"
     )
     parser.add_argument("--gallery", metavar="DIR", help="copy each tutorial's key figure into DIR")
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="folder holding the tutorial scripts")

@@ -13,6 +13,7 @@ marked ``needs=INGREDIENT`` failed -- a claim that holds without what it depends
 """
 
 import ast
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from tinygrad_rnn.apps.cli import main as cli_main
-from tinygrad_rnn.apps.tutorials_cli import DEFAULT_DIR, find_tutorials, run_tutorial
+from tinygrad_rnn.apps.tutorials_cli import DEFAULT_DIR, find_tutorials, run_notebook, run_tutorial
 
 TUTORIALS = find_tutorials()
 
@@ -43,9 +44,24 @@ def test_the_course_has_its_ten_lessons_in_order():
     assert all(t.title.startswith(f"Lesson {t.number}:") for t in TUTORIALS)
 
 
+try:  # the notebooks extra (in the test extra): every lesson then runs as a notebook, as readers open it
+    import ipykernel  # noqa: F401
+    import jupytext  # noqa: F401
+    import nbclient  # noqa: F401
+
+    AS_NOTEBOOK = True
+except ModuleNotFoundError:
+    AS_NOTEBOOK = False
+
+
 @pytest.mark.parametrize("tutorial", TUTORIALS, ids=[t.name for t in TUTORIALS])
-def test_tutorial_runs_quick_and_writes_its_figures(tutorial, tmp_path):
-    result = run_tutorial(tutorial, tmp_path, quick=True, timeout=300)
+def test_tutorial_runs_quick_as_a_notebook_and_writes_its_figures(tutorial, tmp_path):
+    # One run per lesson: as a notebook (Jupytext + nbclient) when the notebooks extra is installed
+    # -- it checks every claim just as the script does -- else as a script (an old environment).
+    if not AS_NOTEBOOK and os.environ.get("CI"):
+        pytest.fail("CI must run the lessons as notebooks: install the test extra (jupytext, nbclient, ipykernel)")
+    run = run_notebook if AS_NOTEBOOK else run_tutorial
+    result = run(tutorial, tmp_path, quick=True, timeout=300)
     assert result.returncode == 0, result.output[-3000:]
     folder = tmp_path / tutorial.name
     assert f"output folder: {folder}" in result.output
@@ -56,6 +72,19 @@ def test_tutorial_runs_quick_and_writes_its_figures(tutorial, tmp_path):
         assert path.is_file() and path.stat().st_size > 0, f"{path} is missing or empty"
     assert any(p.suffix == ".png" for p in result.written)
     assert len(result.key) == 1, "each lesson marks exactly one gallery figure"
+
+
+@pytest.mark.skipif(not AS_NOTEBOOK, reason="needs the notebooks extra")
+def test_a_failed_claim_fails_the_notebook(tmp_path):
+    lesson = tmp_path / "98_broken.py"
+    lesson.write_text(
+        f"# %% [markdown]\n# # Lesson 98: broken\n\n# %%\nimport sys\nsys.path.insert(0, {str(DEFAULT_DIR)!r})\n"
+        "from _common import Lesson\nlesson = Lesson('98_broken')\nlesson.claim(1 + 1 == 3, 'arithmetic is broken')\n"
+    )
+    result = run_notebook(find_tutorials(tmp_path)[0], tmp_path / "out", notebook=tmp_path / "98.ipynb", timeout=120)
+    assert result.returncode == 1
+    assert "claim failed: arithmetic is broken" in result.output
+    assert (tmp_path / "98.ipynb").is_file()
 
 
 @pytest.mark.parametrize("tutorial, ingredient", NEGATIONS, ids=[f"{t.name}-without-{i}" for t, i in NEGATIONS])

@@ -182,7 +182,9 @@ class Lesson:
         self.ingredients = dict(ingredients or {})
         self.path = REPO / "tutorials" / f"{name}.py"
         caller = Path(sys._getframe(1).f_code.co_filename)
-        self._echo_file = str(caller) if caller.suffix == ".py" and caller.is_file() else None
+        self.in_notebook = "ipykernel" in sys.modules  # a notebook shows its markdown cells itself
+        is_script = caller.suffix == ".py" and caller.is_file() and not self.in_notebook
+        self._echo_file = str(caller) if is_script else None
         self._cells = markdown_cells(caller.read_text(encoding="utf-8")) if self._echo_file else []
         self._printed = 0
         _limit_blas_threads()
@@ -191,9 +193,8 @@ class Lesson:
         )
         self.title = title or name
 
-        in_kernel = "ipykernel" in sys.modules and self._echo_file is None
         if argv is None:
-            argv = [] if in_kernel else sys.argv[1:]
+            argv = [] if self.in_notebook else sys.argv[1:]  # a kernel's argv is its own
         argv = shlex.split(os.environ.get(ENVIRONMENT, "")) + list(argv)
         parser = argparse.ArgumentParser(prog=f"{name}.py", description=self.title)
         parser.add_argument("--out", default=str(REPO / "out" / "tutorials" / name), help="output folder")
@@ -312,8 +313,8 @@ class Lesson:
         """
         path = self.out / f"{name}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
-        if self._echo_file is None and "ipykernel" in sys.modules:
-            from IPython.display import display  # a notebook shows the figure inline too
+        if self.in_notebook:
+            from IPython.display import display  # the notebook shows the figure inline too
 
             display(fig)
         plt.close(fig)
@@ -334,6 +335,10 @@ class Lesson:
             path = self.out / f"{name}.{fmt}"
             path.write_bytes(graph.pipe(format=fmt))
             paths.append(self._record(path, key and fmt == "png"))
+        if self.in_notebook and "svg" in formats:
+            from IPython.display import SVG, display
+
+            display(SVG(filename=str(self.out / f"{name}.svg")))
         return paths
 
     def draw(self, root, name: str, title: str | None = None, key: bool = False, gradients=None, **options):
