@@ -133,7 +133,7 @@ def run_notebook(
     when given (also after a failure, so the error can be read in place).
 
     Raises:
-        ModuleNotFoundError: without the ``notebooks`` extra, naming the install command.
+        ImportError: without the ``notebooks`` extra, naming the install command.
     """
     try:
         import jupytext
@@ -141,7 +141,7 @@ def run_notebook(
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
     except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(
+        raise ImportError(
             f"running lessons as notebooks needs the notebooks extra ({error.name} is missing): "
             "pip install -e '.[notebooks]'"
         ) from error
