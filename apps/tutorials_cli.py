@@ -133,15 +133,15 @@ def run_notebook(
     when given (also after a failure, so the error can be read in place).
 
     Raises:
-        ImportError: without the ``notebooks`` extra, naming the install command.
+        RuntimeError: without the ``notebooks`` extra, naming the install command.
     """
     try:
         import jupytext
         import nbformat
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
-    except ModuleNotFoundError as error:
-        raise ImportError(
+    except ModuleNotFoundError as error:  # RuntimeError: the command line prints it as one clear line
+        raise RuntimeError(
             f"running lessons as notebooks needs the notebooks extra ({error.name} is missing): "
             "pip install -e '.[notebooks]'"
         ) from error
