@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.nn.cells import tag
 
 
 def tbptt_losses(weight: tg.Tensor, chunks: int, steps: int) -> list[tg.Tensor]:
@@ -34,6 +35,9 @@ def half_eye(n: int = 2) -> tg.Tensor:
 def hand_rnn(T: int, seed: int = 0, H: int = 3, scale: float = 0.8):
     """A hand-written tanh RNN (no nn): ``h_t = tanh(x_t U + h_(t-1) W)``, each step in ``scope("rnn", step=t)``.
 
+    Like any producer, it declares what its state is (``tag(h, "h", "state")``), so the recurrence
+    tools find the hidden state.
+
     Returns:
         ``(W, U, states, loss)`` with ``W`` named ``W_hh`` (entries ``scale`` times standard normal),
         ``U`` named ``W_xh``, the hidden state of every step and ``loss = sum(h_T^2)``.
@@ -48,6 +52,6 @@ def hand_rnn(T: int, seed: int = 0, H: int = 3, scale: float = 0.8):
     states = []
     for t in range(T):
         with tg.scope("rnn", step=t):
-            h = (x[t] @ U + h @ W).tanh()
+            h = tag((x[t] @ U + h @ W).tanh(), "h", "state")
         states.append(h)
     return W, U, states, (h * h).sum()

@@ -46,13 +46,23 @@ class Role(NamedTuple):
         step: the subscript, e.g. 3 for ``f_3`` and 2 for ``W_hh·h_2`` (used at step 3);
             ``None`` for a node with no time index.
         kind: what sort of quantity it is: ``"input"``, ``"initial_state"``, ``"state"``, ``"gate"``,
-            ``"candidate"``, ``"projection"``, ``"preactivation"``, ``"output"``, ``"loss"``,
-            ``"fused"``, or ``""``.
+            ``"candidate"``, ``"projection"``, ``"preactivation"``, ``"term"`` (an intermediate
+            product such as ``f⊙c``), ``"weight"`` (a per-step use of a weight, e.g. its
+            transpose), ``"output"``, ``"loss"``, ``"fused"``, ``"detached"``, or ``""``.
+        origin: for a ``"detached"`` node, a weak reference to the node it was detached from (call
+            it to get the node, or ``None`` once that node is gone); weak, so a chain of truncated-BPTT
+            chunks does not keep every earlier chunk's graph alive.
+        span: for a ``"fused"`` node, the time steps it covers (as ``Scope.step``, e.g. ``range(T)``).
+
+    Subscripts follow the equations: the initial state is ``h_0``, and the step run inside
+    ``scope(step=t)`` (``t`` counts from 0) reads ``x_(t+1)`` and ``h_t`` and writes ``h_(t+1)``.
     """
 
     name: str
     step: int | None = None
     kind: str = ""
+    origin: object = None
+    span: range | None = None
 
     def label(self) -> str:
         """The equation name with its subscript, e.g. ``"f_3"``, ``"h_0"``, ``"W_hh·h_2"``."""

@@ -23,7 +23,6 @@ The main entry points:
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -85,7 +84,7 @@ def set_spectral_radius_(model, radius: float) -> object:
     """Rescale every recurrent weight ``weight_hh_l{k}`` of ``model`` in place to spectral radius ``radius``.
 
     Gated layers stack one ``(H, H)`` block per gate (``(4H, H)`` for the LSTM, ``(3H, H)`` for the
-    GRU); each block is rescaled on its own.
+    GRU); each block is rescaled on its own (:func:`tinygrad_rnn.nn.init.spectral_radius_`).
 
     Returns:
         ``model``.
@@ -93,15 +92,15 @@ def set_spectral_radius_(model, radius: float) -> object:
     Raises:
         GraphError: if ``model`` has no parameter named ``weight_hh_l0``.
     """
+    from .nn import init
+
     found = False
     for k in range(getattr(model, "num_layers", 1)):
         W = getattr(model, f"weight_hh_l{k}", None)
         if W is None:
             continue
         found = True
-        H = W.shape[1]
-        for g in range(W.shape[0] // H):
-            W.data[g * H : (g + 1) * H] = with_spectral_radius(W.data[g * H : (g + 1) * H], radius)
+        init.spectral_radius_(W, radius, blocks=W.shape[0] // W.shape[1])
     if not found:
         raise GraphError(f"set_spectral_radius_: {type(model).__name__} has no recurrent weight weight_hh_l0")
     return model
@@ -110,10 +109,10 @@ def set_spectral_radius_(model, radius: float) -> object:
 def set_memory_bias_(model, bias: float) -> object:
     """Set the bias of the gate that decides how much of the old state is kept, in every layer.
 
-    That gate is the LSTM's forget gate ``f`` (``c_t = f * c_(t-1) + ...``) and the GRU's update
-    gate ``z`` (``h_t = (1 - z) * n + z * h_(t-1)``); a positive bias opens it (sigmoid(2) = 0.88),
-    the common initialisation that lets gradients pass many steps. The gate's block of
-    ``bias_ih_l{k}`` is set to ``bias`` and that of ``bias_hh_l{k}`` to 0, so their sum is ``bias``.
+    That gate is the cell spec's memory gate: the LSTM's forget gate ``f`` (``c_t = f * c_(t-1) +
+    ...``) and the GRU's update gate ``z`` (``h_t = (1 - z) * n + z * h_(t-1)``); a positive bias
+    opens it (sigmoid(2) = 0.88), the common initialisation that lets gradients pass many steps.
+    See :func:`tinygrad_rnn.nn.init.memory_gate_bias_`.
 
     Returns:
         ``model``.
@@ -121,14 +120,15 @@ def set_memory_bias_(model, bias: float) -> object:
     Raises:
         GraphError: for a model without such a gate (a vanilla RNN) or without biases.
     """
-    name = type(model).__name__
-    if name not in ("LSTM", "GRU") or getattr(model, "bias_ih_l0", None) is None:
-        raise GraphError(f"set_memory_bias_: needs an LSTM or GRU with biases, got {name}")
-    H = model.hidden_size
-    for k in range(model.num_layers):
-        getattr(model, f"bias_ih_l{k}").data[H : 2 * H] = bias  # f is block 1 of (i, f, g, o); z of (r, z, n)
-        getattr(model, f"bias_hh_l{k}").data[H : 2 * H] = 0.0
-    return model
+    from .nn import init
+
+    spec = getattr(model, "spec", None)
+    if getattr(spec, "memory_gate", None) is None or getattr(model, "bias_ih_l0", None) is None:
+        raise GraphError(
+            f"set_memory_bias_: needs an LSTM or GRU (a cell with a memory gate) with biases, got "
+            f"{type(model).__name__}"
+        )
+    return init.memory_gate_bias_(model, bias)
 
 
 def make_model(
@@ -311,34 +311,35 @@ def rnn_step_factors(weight_hh, states: Sequence) -> np.ndarray:
     return np.stack([W.T[None, :, :] * (1.0 - h * h)[:, None, :] for h in hs[1:]])
 
 
-def forget_gate_products(graph: Graph, cell_states: Sequence[str]) -> np.ndarray:
+def forget_gate_products(graph: Graph, cell_states: Sequence[str], gate: str = "f") -> np.ndarray:
     """The LSTM's cell path: ``dc_T/dc_t`` along ``c`` alone is ``diag(f_(t+1) * ... * f_T)``.
 
-    The forget gate of step ``t`` is read from the graph: ``c_t = f_t * c_(t-1) + i_t * g_t``, so it
-    is the other factor of the product of ``c_(t-1)`` that feeds ``c_t``.
+    The forget gate of each step is the node its producer declared ``Role("f", ·, "gate")`` in the
+    same module path and time step as that step's cell state.
 
     Args:
         graph: the traced graph of the unrolled LSTM.
         cell_states: node ids of ``c_0 ... c_T`` (e.g. ``StateTrack.nodes`` of role ``"c"``).
+        gate: the memory gate's name (``CellSpec.memory_gate``).
 
     Returns:
         ``(T + 1, B, H)`` products (the last is all ones: ``dc_T/dc_T = I``).
 
     Raises:
-        GraphError: if a step's cell update is not of the form ``f * c_(t-1) + ...``.
+        GraphError: if a node is not a cell state kept by ``gate``, or a step has no such gate.
     """
+    gates_at = {(n.path, n.step): n for n in graph.nodes if n.role is not None and n.role[:3:2] == (gate, "gate")}
     gates = []
-    for prev, cur in itertools.pairwise(cell_states):
-        gate = None
-        for candidate in graph[cur].parents:
-            node = graph[candidate]
-            if node.op == "mul" and prev in node.parents:
-                other = [p for p in node.parents if p != prev]
-                gate = graph[other[0] if other else prev].obj.data
-                break
-        if gate is None:
-            raise GraphError(f"forget_gate_products: {cur} is not computed as f * {prev} + ...; is this an LSTM?")
-        gates.append(np.atleast_2d(np.asarray(gate, dtype=np.float64)))
+    for cur in cell_states[1:]:
+        node = graph[cur]
+        role = node.role
+        found = gates_at.get((node.path, node.step))
+        if role is None or role.kind != "state" or role.name == "h" or found is None:
+            raise GraphError(
+                f"forget_gate_products: {cur} (role {role.label() if role else None}) is not a cell state "
+                f"kept by a gate {gate!r} in its step; is this an LSTM?"
+            )
+        gates.append(np.atleast_2d(np.asarray(found.obj.data, dtype=np.float64)))
     last = np.ones_like(np.atleast_2d(np.asarray(graph[cell_states[-1]].obj.data, dtype=np.float64)))
     products = [last]
     for f in reversed(gates):
@@ -438,12 +439,16 @@ def gradient_flow(model, x, loss_fn: Callable | None = None, kind: str | None = 
         spectral_radius=radius,
         graph=graph,
     )
-    if W is not None and W.shape[0] == W.shape[1] and type(model).__name__ == "RNN":
+    spec = getattr(model, "spec", None)
+    # W_hh^T diag(1 - h_t^2) is the Elman tanh RNN's step factor; no other cell has it.
+    if W is not None and spec is not None and spec.activation == "tanh" and not spec.gates:
         F = rnn_step_factors(W, hs)
         flow.factor_norms = np.linalg.norm(F, ord=2, axis=(-2, -1)).mean(axis=1)
-    c_track = next((t for t in tracks if t.role == "c"), None)
+    # A memory state other than the output (the LSTM's c) has a path of its own through the memory gate.
+    memory = None if spec is None or spec.memory_state == spec.states[0] else spec.memory_state
+    c_track = next((t for t in tracks if t.role == memory), None) if memory else None
     if c_track is not None:
-        products = forget_gate_products(graph, c_track.nodes)
+        products = forget_gate_products(graph, c_track.nodes, spec.memory_gate)
         flow.cell_path_norms = np.abs(products).max(axis=-1).mean(axis=1)  # ||diag(p)||_2 = max |p_i|
         cs = [graph[i].obj for i in c_track.nodes]
         flow.cell_jacobian_norms = jacobian_norms(cs[-1], cs).mean(axis=1)

@@ -24,6 +24,10 @@ during backward (opt-in; nothing is recorded, and nothing costs anything, outsid
 
 The recorder chains to (and restores) any ``autograd.STATE.edge_hook`` that was already installed,
 so it works together with anomaly detection.
+
+What is recurrent about a graph (contributions per use, state tracks, truncated-BPTT cuts) lives in
+:mod:`tinygrad_rnn.recurrence`, which reads the roles the producers declared; ``Graph`` has methods
+of the same names that call it.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import recurrence
 from .autograd import STATE
 from .errors import GraphError
+from .recurrence import Contribution, StateTrack  # re-exported: they used to live here
 
 __all__ = [
     "Contribution",
@@ -178,6 +184,11 @@ class Node:
         return self._stats
 
     @property
+    def role(self):
+        """The :class:`~tinygrad_rnn.autograd.Role` its producer declared (``f_3``, ``h_0``), or ``None``."""
+        return getattr(self.obj, "role", None)
+
+    @property
     def is_param(self) -> bool:
         """True for trainable leaves (parameters, and any leaf created with ``requires_grad=True``)."""
         return self.kind == "param"
@@ -233,50 +244,6 @@ class Edge:
     def grad_norm(self) -> float | None:
         """Euclidean norm of the recorded gradient, or ``None``."""
         return None if self.grad is None else _norm(self.grad)
-
-
-@dataclass(eq=False)
-class Contribution:
-    """One use site's share of a shared parameter's gradient.
-
-    Attributes:
-        param: id of the parameter node.
-        site: id of the node that uses the parameter (e.g. the transpose or matmul of step 3).
-        index: position of the parameter among ``site``'s parents.
-        step: time step of the use site (``None`` outside a recurrence).
-        path: module path of the use site.
-        grad: the contribution (shape of the parameter); the contributions sum to ``.grad``.
-    """
-
-    param: str
-    site: str
-    index: int
-    step: int | None
-    path: str
-    grad: np.ndarray
-
-    @property
-    def norm(self) -> float:
-        """Euclidean (Frobenius) norm of the contribution."""
-        return _norm(self.grad)
-
-
-@dataclass(eq=False)
-class StateTrack:
-    """A recurrent state found in an unrolled graph: one node per time step.
-
-    Attributes:
-        path: module path of the recurrence.
-        role: ``"h"`` for the hidden state, ``"c"`` for a state that feeds the hidden state within
-            the same step (the LSTM's cell state), ``"s0"``, ``"s1"``, ... when neither fits.
-        steps: the time steps, ascending.
-        nodes: the node id at each step.
-    """
-
-    path: str
-    role: str
-    steps: list[int]
-    nodes: list[str]
 
 
 def _norm(array) -> float:
@@ -355,7 +322,6 @@ class Graph:
         self.edges = edges
         self.roots = roots
         self.engine = engine  # "tensor" or "scalar"
-        self._cache: dict[str, object] = {}  # results of structural queries (the graph never changes)
         self._by_id = {n.id: n for n in nodes}
         self._by_obj = {id(n.obj): n for n in nodes}
         self._in_edges: dict[str, list[Edge]] = {n.id: [] for n in nodes}
@@ -549,41 +515,8 @@ class Graph:
         return {n.name or n.id: self.out_edges(n) for n in self.parameters() if len(self._out_edges[n.id]) > 1}
 
     def contributions(self, param) -> list[Contribution]:
-        """Each use site's share of ``param``'s gradient, in topological (time) order.
-
-        Args:
-            param: a parameter name, node id, :class:`Node` or the parameter tensor.
-
-        Returns:
-            One :class:`Contribution` per use; their ``grad`` arrays sum to the parameter's gradient
-            to round-off.
-
-        Raises:
-            GraphError: if no gradients were recorded (trace with ``gradients=`` a record from
-                :func:`record_gradients` around ``backward``), or if the parameter is used by a
-                fused whole-sequence op (``nn.LSTM(..., fused=True)``), whose single use stands for
-                every step: rerun the forward inside ``nn.fused.ops_path(model)``.
-        """
-        node = self.param(param) if isinstance(param, str) and param not in self else self.node_of(param)
-        fused = [self[e.dst].op for e in self._out_edges[node.id] if self[e.dst].op.startswith("fused_")]
-        if fused:
-            raise GraphError(
-                f"Graph.contributions: {node.label!r} is used by the fused op {fused[0]!r}, one node for "
-                f"every time step, so its per-step contributions are not in this graph; run the forward "
-                f"inside `with tinygrad_rnn.nn.fused.ops_path(model):` (same numbers, one node per op)"
-            )
-        result = []
-        for e in self._out_edges[node.id]:
-            if e.grad is None:
-                if self.engine == "tensor" and self[e.dst].obj.requires_grad:
-                    raise GraphError(
-                        f"Graph.contributions: no gradient recorded for the uses of {node.label!r}; run "
-                        f"backward inside `with record_gradients() as rec:` and trace with gradients=rec"
-                    )
-                continue
-            site = self[e.dst]
-            result.append(Contribution(node.id, site.id, e.index, site.step, site.path, e.grad))
-        return result
+        """Each use site's share of ``param``'s gradient; see :func:`tinygrad_rnn.recurrence.contributions`."""
+        return recurrence.contributions(self, param)
 
     # ------------------------------------------------------------------------------- structure
     def ancestors(self, node) -> set[str]:
@@ -644,77 +577,12 @@ class Graph:
         return None
 
     def detached_links(self) -> list[tuple[str, str]]:
-        """Pairs ``(source, leaf)`` where ``leaf`` is a ``detach()``-ed copy of ``source`` (truncated BPTT).
-
-        ``Tensor.detach()`` shares the data array, so a cut is recognised by identity of data
-        between a graph node and a leaf that does not require grad. Trace all chunks' outputs
-        together to see the cut points.
-        """
-        if self._cache.get("detached") is not None:
-            return list(self._cache["detached"])
-        owners: dict[int, str] = {}
-        for n in self.nodes:
-            if n.kind == "op":
-                owners.setdefault(id(n.obj.data), n.id)
-        links = []
-        for n in self.nodes:
-            if n.kind == "const" and isinstance(n.obj.data, np.ndarray):
-                source = owners.get(id(n.obj.data))
-                if source is not None:
-                    links.append((source, n.id))
-        self._cache["detached"] = links
-        return list(links)
+        """Pairs ``(source, leaf)`` of truncated-BPTT cuts; see :func:`tinygrad_rnn.recurrence.detached_links`."""
+        return recurrence.detached_links(self)
 
     def state_tracks(self, path: str | None = None) -> list[StateTrack]:
-        """Find the recurrent states of an unrolled graph: the values each step hands to the next.
-
-        A node of step ``t`` that is used by a node of step ``t + 1`` in the same scope carries
-        state; the same role at the last step is the node in the same position (same op and
-        creation order within the step). The hidden state is the carrier that is not used to
-        compute another carrier of its own step; such a carrier (the LSTM's cell state) is ``"c"``.
-
-        Args:
-            path: only look in this scope (e.g. ``"LSTM.l0"``); default: every scope.
-
-        Returns:
-            One :class:`StateTrack` per recurrent state, with a node for each step.
-        """
-        cached = self._cache.get(f"tracks:{path}")
-        if cached is not None:
-            return list(cached)
-        by_role: dict[tuple[str, str], dict[int, str]] = {}
-        carriers: set[tuple[str, str]] = set()
-        for n in self.nodes:
-            if n.step is None or n.kind != "op" or (path is not None and n.path != path):
-                continue
-            role = (n.path, n.id.rsplit("/", 1)[1])
-            by_role.setdefault(role, {})[n.step] = n.id
-            if any(self._by_id[c].step == n.step + 1 and self._by_id[c].path == n.path for c in n.children):
-                carriers.add(role)
-        tracks = []
-        for role in sorted(carriers, key=lambda r: min(by_role[r])):
-            steps = sorted(by_role[role])
-            tracks.append(StateTrack(role[0], "", steps, [by_role[role][s] for s in steps]))
-        # Name the roles: within a scope, a carrier feeding another carrier of the same step is "c".
-        for scope_path in {t.path for t in tracks}:
-            group = [t for t in tracks if t.path == scope_path]
-            if len(group) == 1:
-                group[0].role = "h"
-                continue
-            step = group[0].steps[-1]
-            feeding = []
-            for t in group:
-                others = {o.nodes[o.steps.index(step)] for o in group if o is not t and step in o.steps}
-                node_id = t.nodes[t.steps.index(step)] if step in t.steps else None
-                feeding.append(node_id is not None and bool(self.descendants(node_id) & others))
-            if sum(feeding) == len(group) - 1:
-                for t, feeds in zip(group, feeding):
-                    t.role = "c" if feeds else "h"
-            else:
-                for i, t in enumerate(group):
-                    t.role = f"s{i}"
-        self._cache[f"tracks:{path}"] = tracks
-        return list(tracks)
+        """The recurrent states, one node per step; see :func:`tinygrad_rnn.recurrence.state_tracks`."""
+        return recurrence.state_tracks(self, path)
 
 
 def _has_nonfinite(data) -> bool:

@@ -7,12 +7,13 @@ holds the node type, the backward pass and the PyTorch-style methods that call t
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 
 import numpy as np
 
-from .autograd import STATE
+from .autograd import STATE, Role
 from .errors import DTypeError, GraphError, ShapeError
 
 _FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
@@ -199,8 +200,20 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """Return a new leaf sharing this tensor's data, cut from the graph (no gradient flows)."""
-        return Tensor(self.data)
+        """Return a new leaf sharing this tensor's data, cut from the graph (no gradient flows).
+
+        The leaf's ``role`` records where it came from (kind ``"detached"``, the source's name and
+        subscript, a weak reference to the source as ``origin``), so tools can show truncated-BPTT cuts.
+        """
+        out = Tensor(self.data)
+        source = self.role
+        out.role = Role(
+            source.name if source is not None else "detached",
+            source.step if source is not None else None,
+            "detached",
+            weakref.ref(self),
+        )
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place on a leaf tensor and return it."""

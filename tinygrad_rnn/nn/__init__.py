@@ -6,17 +6,19 @@ See :mod:`tinygrad_rnn.nn.module` for the naming, scope and dtype contracts, and
 
 from __future__ import annotations
 
-from . import functional, utils
+from . import cells, functional, init, utils
+from .cells import CellSpec
 from .functional import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .layers import Embedding, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, ModuleList, Parameter, Sequential
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
     "BCEWithLogitsLoss",
+    "CellSpec",
     "CrossEntropyLoss",
     "Embedding",
     "GRUCell",
@@ -27,11 +29,15 @@ __all__ = [
     "ModuleList",
     "NLLLoss",
     "Parameter",
+    "RNNBase",
     "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "cells",
     "functional",
+    "init",
     "utils",
 ]

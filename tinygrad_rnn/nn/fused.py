@@ -12,7 +12,8 @@ libraries do:
 Equal to the ops path to float64 round-off (``tests/test_fused.py`` checks 1e-12, gradients included).
 
 How steps stay visible: the node is made in the layer's scope (e.g. ``Scope("LSTM.l0", None)``),
-its op name is one of :data:`FUSED_OPS`, and :func:`fused_steps` gives the time steps it covers.
+its role says so (``role.kind == "fused"``) and ``role.span`` holds the time steps it covers
+(:func:`is_fused`, :func:`fused_steps`).
 The rule for inspection tools that need the op-level graph (per-step gradient contributions of a
 shared weight, Jacobian norms along the unrolled path, op-level drawing): check
 :func:`has_fused` on the model (or :func:`is_fused` on a node) and rerun the forward inside
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..autograd import Role
 from ..errors import ArgumentError, ShapeError
 from ..ops import register
 from ..tensor import Tensor, _make
@@ -39,20 +41,20 @@ FUSED_OPS = ("fused_rnn", "fused_lstm", "fused_gru")
 
 
 def is_fused(node) -> bool:
-    """True if ``node`` is a fused whole-sequence node (its op is in :data:`FUSED_OPS`)."""
-    return getattr(node, "op", "") in FUSED_OPS
+    """True if ``node`` is a fused whole-sequence node: its producer declared ``role.kind == "fused"``."""
+    role = getattr(node, "role", None)
+    return role is not None and role.kind == "fused"
 
 
 def fused_steps(node) -> range | None:
-    """The time steps a fused node covers (``range(T)``), or None for any other node.
+    """The time steps a fused node covers (``range(T)``, its ``role.span``), or None for any other node."""
+    return node.role.span if is_fused(node) else None
 
-    A ``fused_lstm`` node packs ``h_1..h_T`` and ``c_T`` along its first axis, so it covers
-    ``shape[0] - 1`` steps; ``fused_rnn`` and ``fused_gru`` hold ``h_1..h_T``.
-    """
-    if not is_fused(node):
-        return None
-    steps = node.data.shape[0] - (1 if node.op == "fused_lstm" else 0)
-    return range(steps)
+
+def _fused(out: Tensor, cell: str, steps: int) -> Tensor:
+    """Declare ``out`` a fused node of ``cell`` covering time steps ``0 .. steps - 1``."""
+    out.role = Role(cell, None, "fused", span=range(steps))
+    return out
 
 
 def has_fused(module) -> bool:
@@ -205,7 +207,7 @@ def fused_rnn(
         dx, dw_ih, dw_hh, db = _param_grads(d, x, hs[:-1], w_ih, w_hh, w_ih.data)
         return (dx, dh if h0.requires_grad else None, dw_ih, dw_hh) + (db,) * len(bias_parents)
 
-    return _make(hs[1:], "fused_rnn", parents, backward)
+    return _fused(_make(hs[1:], "fused_rnn", parents, backward), "RNN", steps)
 
 
 # -------------------------------------------------------------------------------- fused LSTM
@@ -288,7 +290,7 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
         dc0 = dc.T.copy() if c0.requires_grad else None
         return (dx, dh0, dc0, dw_ih, dw_hh) + (db,) * len(bias_parents)
 
-    return _make(packed, "fused_lstm", parents, backward)
+    return _fused(_make(packed, "fused_lstm", parents, backward), "LSTM", steps)
 
 
 def fused_lstm(
@@ -404,29 +406,4 @@ def fused_gru(
             grads.append(d_h.sum(axis=0))
         return tuple(grads)
 
-    return _make(hs[1:], "fused_gru", parents, backward)
-
-
-# ------------------------------------------------------------------------- layer dispatch
-def fused_layer(layer, k: int, inputs, state: tuple) -> tuple[Tensor, tuple]:
-    """Run layer ``k`` of an ``nn.RNN``/``LSTM``/``GRU`` on the fused path.
-
-    Same contract as ``_RNNBase._layer``: ``inputs`` is ``(T, B, I)`` (a tensor, or a list of
-    ``(B, I)`` tensors), ``state`` is ``(h,)`` or ``(h, c)``; returns the outputs ``(T, B, H)`` as
-    one tensor and the final state.
-    """
-    if not isinstance(inputs, Tensor):
-        from ..ops import stack
-
-        inputs = stack(list(inputs), axis=0)
-    w_ih, w_hh, b_ih, b_hh = layer._weights(k)
-    if layer.mode == "LSTM":
-        h, c = state
-        output, (h_n, c_n) = fused_lstm(inputs, h, c, w_ih, w_hh, b_ih, b_hh)
-        return output, (h_n, c_n)
-    if layer.mode == "GRU":
-        output = fused_gru(inputs, state[0], w_ih, w_hh, b_ih, b_hh)
-    else:
-        nonlinearity = "tanh" if layer.mode == "RNN_TANH" else "relu"
-        output = fused_rnn(inputs, state[0], w_ih, w_hh, b_ih, b_hh, nonlinearity)
-    return output, (output[output.shape[0] - 1],)
+    return _fused(_make(hs[1:], "fused_gru", parents, backward), "GRU", steps)

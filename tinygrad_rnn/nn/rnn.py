@@ -7,79 +7,39 @@ PyTorch's parameter order, ``batch_first``, ``num_layers``, ``bias=False``, an o
 unbatched 2-D input, and the return values ``(output, h_n)`` / ``(output, (h_n, c_n))``. A state dict
 exported from the PyTorch module loads unchanged and gives the same outputs and gradients.
 
+The layers are generic over a :class:`~tinygrad_rnn.nn.cells.CellSpec` (gate and state names, the
+step equations, the fused kernel): :class:`RNNBase` and :class:`RNNCellBase` run any spec, including
+one a user writes (see ``examples/``). ``RNN``, ``LSTM``, ``GRU`` and the three cells only pick theirs.
+
 How the unrolled graph is tagged (the graph tools rely on this):
 
 * Each layer ``k`` of a sequence layer runs inside ``scope(f"l{k}")`` and each of its time steps
   inside ``scope(step=t)``; with the module's own scope, a node of layer 0, step 3 of a root
   ``LSTM`` has ``Scope("LSTM.l0", 3)`` (``Scope("model.rnn.l0", 3)`` inside a model whose
   attribute ``rnn`` is the LSTM).
+* Every node says what it means (``node.role``, a :class:`~tinygrad_rnn.autograd.Role`): ``x_t``
+  (input), ``h_0``/``c_0`` (initial_state), ``W_xh·x_t`` and ``W_hh·h_(t-1)`` (projection), ``a_t``
+  (preactivation), the gates, the candidate, ``h_t``/``c_t`` (state); the stacked output is
+  ``y`` and the final states ``h_n``/``c_n`` (output). ``y_t`` is the last layer's ``h_t`` (the
+  same node). A fused layer's node has kind ``"fused"`` and ``role.span`` = the steps it covers.
 * Cells called on their own take the step from the caller: wrap the call in ``scope(step=t)``.
 * Every step uses the shared weights itself: it computes its own ``x_t @ W_ih.T`` and
   ``h @ W_hh.T`` (its own transpose and matmul nodes), so each Parameter has exactly one use site
   per step and backward sums one gradient contribution per step into ``.grad``. Weights are never
   copied.
-
-The per-step equations live in :func:`_rnn_step`, :func:`_lstm_step` and :func:`_gru_step`, shared by
-the cells and by ``_step`` of the sequence layers; ``_RNNBase._layer`` runs the time loop of one
-layer. A fused alternative (e.g. projecting all inputs at once) can be dispatched from
-``_RNNBase.forward`` in place of ``_layer`` without touching the step logic.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..autograd import scope
+from ..autograd import Role, scope
 from ..errors import ArgumentError, ShapeError
 from ..ops import stack
-from ..random import get_rng
 from ..tensor import Tensor
-from .fused import fused_layer
+from . import init
+from .cells import CellSpec, cell_spec, tag
 from .module import Module, Parameter, _as_input
-
-# ------------------------------------------------------------------------------- step equations
-
-
-def _affine(x: Tensor, w: Parameter, b: Parameter | None) -> Tensor:
-    """x W^T + b, with W used (transposed) right here so each call is one use site of W."""
-    y = x @ w.T
-    return y + b if b is not None else y
-
-
-def _rnn_step(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity: str) -> Tensor:
-    """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu."""
-    pre = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)  # (B, H)
-    return pre.tanh() if nonlinearity == "tanh" else pre.relu()
-
-
-def _lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh) -> tuple[Tensor, Tensor]:
-    """One LSTM step (gates stacked i, f, g, o along the last axis of the projections)."""
-    gates = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)  # (B, 4H)
-    i, f, g, o = gates.chunk(4, axis=-1)  # each (B, H)
-    i = i.sigmoid()  # input gate: how much of the candidate to write
-    f = f.sigmoid()  # forget gate: how much of the old cell to keep
-    g = g.tanh()  # candidate cell values
-    o = o.sigmoid()  # output gate: how much of the cell to expose
-    c_next = f * c + i * g  # the additive path that lets gradients pass through time
-    h_next = o * c_next.tanh()
-    return h_next, c_next
-
-
-def _gru_step(x, h, w_ih, w_hh, b_ih, b_hh) -> Tensor:
-    """One GRU step (gates stacked r, z, n along the last axis of the projections)."""
-    gi = _affine(x, w_ih, b_ih)  # (B, 3H): W_ir x + b_ir | W_iz x + b_iz | W_in x + b_in
-    gh = _affine(h, w_hh, b_hh)  # (B, 3H): W_hr h + b_hr | W_hz h + b_hz | W_hn h + b_hn
-    i_r, i_z, i_n = gi.chunk(3, axis=-1)
-    h_r, h_z, h_n = gh.chunk(3, axis=-1)
-    r = (i_r + h_r).sigmoid()  # reset gate
-    z = (i_z + h_z).sigmoid()  # update gate
-    n = (i_n + r * h_n).tanh()  # candidate; r scales the whole hidden projection, bias included
-    return (1 - z) * n + z * h
-
-
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _check_cell_input(where: str, x: Tensor, input_size: int) -> None:
@@ -97,55 +57,82 @@ def _check_state(where: str, name: str, state, expected: tuple[int, ...], dtype)
     return state
 
 
+def _parameter(shape: tuple[int, ...], dtype) -> Parameter:
+    """A parameter to be filled by :func:`init.rnn_default_` (drawn in registration order)."""
+    return Parameter(np.zeros(shape, dtype=dtype))
+
+
 # ----------------------------------------------------------------------------------------- cells
 
 
-class _CellBase(Module):
-    """Parameters shared by the three cells: weight_ih, weight_hh, bias_ih, bias_hh."""
+class RNNCellBase(Module):
+    """A recurrent cell for any :class:`~tinygrad_rnn.nn.cells.CellSpec`: one step, called by the user's loop.
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, gates: int, dtype) -> None:
+    Parameters ``weight_ih`` ``(blocks * H, I)``, ``weight_hh`` ``(blocks * H, H)`` and, with
+    ``bias``, ``bias_ih`` and ``bias_hh`` ``(blocks * H,)``, drawn from U(-1/sqrt(H), 1/sqrt(H)) in
+    that order (PyTorch's).
+
+    Args:
+        spec: the cell type (a :class:`CellSpec`, or a mode name such as ``"LSTM"``).
+        input_size: size of x.
+        hidden_size: size of each state.
+        bias: learn b_ih and b_hh.
+        dtype: parameter dtype (float64 by default).
+
+    Shapes: input ``(B, I)`` or ``(I,)``; ``hx`` one state ``(B, H)`` or ``(H,)`` for a one-state cell,
+    else a tuple of them (zeros if omitted). Returns the new state the same way.
+    """
+
+    def __init__(self, spec: CellSpec | str, input_size: int, hidden_size: int, bias: bool = True, dtype="float64"):
         super().__init__()
+        self.spec = cell_spec(spec)
         self.input_size = input_size
         self.hidden_size = hidden_size
-        bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
-        rng = get_rng()
-        # Drawn in PyTorch's parameter order, each from U(-1/sqrt(H), 1/sqrt(H)).
-        self.weight_ih = Parameter(rng.uniform(-bound, bound, (gates * hidden_size, input_size)).astype(dtype))
-        self.weight_hh = Parameter(rng.uniform(-bound, bound, (gates * hidden_size, hidden_size)).astype(dtype))
-        if bias:
-            self.bias_ih = Parameter(rng.uniform(-bound, bound, (gates * hidden_size,)).astype(dtype))
-            self.bias_hh = Parameter(rng.uniform(-bound, bound, (gates * hidden_size,)).astype(dtype))
-        else:
-            self.bias_ih = None
-            self.bias_hh = None
+        rows = self.spec.blocks * hidden_size
+        self.weight_ih = _parameter((rows, input_size), dtype)
+        self.weight_hh = _parameter((rows, hidden_size), dtype)
+        self.bias_ih = _parameter((rows,), dtype) if bias else None
+        self.bias_hh = _parameter((rows,), dtype) if bias else None
+        init.rnn_default_(self)
 
-    def _prepare(self, x, hx, n_states: int):
+    def _prepare(self, x, hx):
         """Check shapes, add a batch axis to unbatched input, and make zero states when none given."""
         where = type(self).__name__
+        names = self.spec.states
         x = _as_input(x, self.weight_ih.dtype, where)
         _check_cell_input(where, x, self.input_size)
         unbatched = x.ndim == 1
         if unbatched:
             x = x.unsqueeze(0)
+        if x.role is None:
+            tag(x, "x", "input")
         expected = (x.shape[0], self.hidden_size)
         if hx is None:
-            states = [Tensor(np.zeros(expected, dtype=x.dtype)) for _ in range(n_states)]
+            states = [tag(Tensor(np.zeros(expected, dtype=x.dtype)), n, "initial_state", lag=1) for n in names]
         else:
-            hx = (hx,) if n_states == 1 else tuple(hx)
-            if len(hx) != n_states:
-                raise ShapeError(f"{where}: expected a tuple of {n_states} states (h, c), got {len(hx)}")
+            hx = (hx,) if len(names) == 1 else tuple(hx)
+            if len(hx) != len(names):
+                raise ShapeError(f"{where}: expected a tuple of {len(names)} states {names}, got {len(hx)}")
             wanted = expected[1:] if unbatched else expected
             states = [_check_state(where, "state", s, wanted, x.dtype) for s in hx]
             if unbatched:
                 states = [s.unsqueeze(0) for s in states]
-        return x, states, unbatched
+        return x, tuple(states), unbatched
+
+    def forward(self, x: Tensor | np.ndarray, hx=None):
+        """Compute the next state: ``h'`` for a one-state cell, else the tuple (for LSTM ``(h', c')``)."""
+        x, states, unbatched = self._prepare(x, hx)
+        new = self.spec.step(x, states, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        if unbatched:
+            new = tuple(s.squeeze(0) for s in new)
+        return new[0] if len(new) == 1 else tuple(new)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         return text + (", bias=False" if self.bias_ih is None else "")
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """An Elman RNN cell, as ``torch.nn.RNNCell``.
 
     Equation (act = tanh or relu)::
@@ -167,17 +154,11 @@ class RNNCell(_CellBase):
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ArgumentError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, 1, dtype)
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: Tensor | np.ndarray, hx: Tensor | np.ndarray | None = None) -> Tensor:
-        """Compute the next hidden state."""
-        x, (h,), unbatched = self._prepare(x, hx, 1)
-        h = _rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
-        return h.squeeze(0) if unbatched else h
 
-
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """A long short-term memory cell, as ``torch.nn.LSTMCell`` (gates stacked i, f, g, o).
 
     Equations (σ the logistic function, ⊙ elementwise product)::
@@ -202,16 +183,10 @@ class LSTMCell(_CellBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype="float64") -> None:
-        super().__init__(input_size, hidden_size, bias, 4, dtype)
-
-    def forward(self, x: Tensor | np.ndarray, hx: tuple | None = None) -> tuple[Tensor, Tensor]:
-        """Compute the next (hidden, cell) state."""
-        x, (h, c), unbatched = self._prepare(x, hx, 2)
-        h, c = _lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+        super().__init__("LSTM", input_size, hidden_size, bias, dtype)
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """A gated recurrent unit cell, as ``torch.nn.GRUCell`` (gates stacked r, z, n).
 
     Equations::
@@ -231,30 +206,39 @@ class GRUCell(_CellBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype="float64") -> None:
-        super().__init__(input_size, hidden_size, bias, 3, dtype)
-
-    def forward(self, x: Tensor | np.ndarray, hx: Tensor | np.ndarray | None = None) -> Tensor:
-        """Compute the next hidden state."""
-        x, (h,), unbatched = self._prepare(x, hx, 1)
-        h = _gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return h.squeeze(0) if unbatched else h
+        super().__init__("GRU", input_size, hidden_size, bias, dtype)
 
 
 # ------------------------------------------------------------------------------- sequence layers
 
 
-class _RNNBase(Module):
-    """The multi-layer time loop shared by RNN, LSTM and GRU.
+class RNNBase(Module):
+    """A multi-layer recurrent layer for any :class:`~tinygrad_rnn.nn.cells.CellSpec`, as ``torch.nn.RNNBase``.
 
-    Subclasses set ``mode`` and define ``_step(k, x_t, state) -> state`` (the cell equations of
-    layer ``k``; ``state`` is a tuple, ``(h,)`` or ``(h, c)``, whose first entry is the output).
+    Layer ``k`` applies ``spec.step`` at every time step, taking layer ``k - 1``'s ``h_t`` as its
+    input; the parameters of layer ``k`` are ``weight_ih_l{k}`` ``(blocks * H, I or H)``,
+    ``weight_hh_l{k}`` ``(blocks * H, H)`` and, with ``bias``, ``bias_ih_l{k}``, ``bias_hh_l{k}``,
+    drawn from U(-1/sqrt(H), 1/sqrt(H)) in PyTorch's order.
+
+    Args:
+        mode: the cell type: a :class:`CellSpec`, or a mode name (``"LSTM"``, ``"GRU"``,
+            ``"RNN_TANH"``, ``"RNN_RELU"``).
+        input_size: features of x_t.
+        hidden_size: features of each state.
+        num_layers: stacked layers.
+        bias: learn ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
+        batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
+        dtype: parameter dtype (float64 by default).
+        fused: run each layer as one graph node with the spec's fused kernel (faster; same numbers).
+
+    Raises:
+        ArgumentError: for ``num_layers < 1``, an unknown mode, or ``fused=True`` for a cell
+            without a fused kernel.
     """
-
-    mode = ""  # "RNN_TANH", "RNN_RELU", "LSTM" or "GRU", as torch.nn.RNNBase.mode
-    n_states = 1  # 2 for LSTM: (h, c)
 
     def __init__(
         self,
+        mode: CellSpec | str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -264,8 +248,13 @@ class _RNNBase(Module):
         fused: bool = False,
     ) -> None:
         super().__init__()
+        where = type(self).__name__
+        self.spec = cell_spec(mode)
         if num_layers < 1:
-            raise ArgumentError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+            raise ArgumentError(f"{where}: num_layers must be at least 1, got {num_layers}")
+        if fused and self.spec.fused is None:
+            raise ArgumentError(f"{where}: the cell {self.spec.name!r} has no fused kernel; use fused=False")
+        self.mode = self.spec.name  # as torch.nn.RNNBase.mode
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -273,17 +262,15 @@ class _RNNBase(Module):
         self.batch_first = batch_first
         # fused=True runs each layer as one node with a hand-derived backward (nn/fused.py).
         self.fused = fused
-        gates = _GATES[self.mode] * hidden_size
-        bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
-        rng = get_rng()
+        rows = self.spec.blocks * hidden_size
         for k in range(num_layers):
             fan_in = input_size if k == 0 else hidden_size
-            # Drawn in PyTorch's parameter order, each from U(-1/sqrt(H), 1/sqrt(H)).
-            shapes = {f"weight_ih_l{k}": (gates, fan_in), f"weight_hh_l{k}": (gates, hidden_size)}
+            setattr(self, f"weight_ih_l{k}", _parameter((rows, fan_in), dtype))
+            setattr(self, f"weight_hh_l{k}", _parameter((rows, hidden_size), dtype))
             if bias:
-                shapes.update({f"bias_ih_l{k}": (gates,), f"bias_hh_l{k}": (gates,)})
-            for name, shape in shapes.items():
-                setattr(self, name, Parameter(rng.uniform(-bound, bound, shape).astype(dtype)))
+                setattr(self, f"bias_ih_l{k}", _parameter((rows,), dtype))
+                setattr(self, f"bias_hh_l{k}", _parameter((rows,), dtype))
+        init.rnn_default_(self)
 
     def _weights(self, k: int) -> tuple:
         """(weight_ih, weight_hh, bias_ih, bias_hh) of layer k (biases None when bias=False)."""
@@ -294,17 +281,30 @@ class _RNNBase(Module):
             getattr(self, f"bias_hh_l{k}", None),
         )
 
-    def _step(self, k: int, x_t: Tensor, state: tuple) -> tuple:
-        raise NotImplementedError
-
     def _layer(self, k: int, inputs, state: tuple) -> tuple[list[Tensor], tuple]:
         """Run layer k over all time steps; ``inputs[t]`` is the input at step t."""
+        step, weights = self.spec.step, self._weights(k)
         outputs = []
         for t in range(len(inputs)):
             with scope(step=t):
-                state = self._step(k, inputs[t], state)
+                x_t = inputs[t]  # layer 0: the slice x[t], made here; layer k > 0: layer k-1's h_t
+                if x_t.role is None:
+                    tag(x_t, "x", "input")
+                state = step(x_t, state, *weights)
             outputs.append(state[0])
         return outputs, state
+
+    def _fused_layer(self, k: int, inputs, state: tuple) -> tuple[Tensor, tuple]:
+        """Run layer k as one fused node; returns the outputs ``(T, B, H)`` as one tensor and the final state."""
+        if self.spec.fused is None:
+            raise ArgumentError(f"{type(self).__name__}: the cell {self.spec.name!r} has no fused kernel")
+        if not isinstance(inputs, Tensor):
+            inputs = stack(list(inputs), axis=0)
+        output, final = self.spec.fused(inputs, state, *self._weights(k))
+        steps = inputs.shape[0]
+        for s, name in zip(final, self.spec.states):
+            s.role = Role(name, steps, "state")
+        return output, final
 
     def _initial_states(self, hx, batch: int | None, dtype) -> list[Tensor] | None:
         """The checked initial states, each ``(num_layers, B, H)``; None when ``hx`` is None."""
@@ -312,12 +312,13 @@ class _RNNBase(Module):
             return None
         where = type(self).__name__
         shape = (self.num_layers, self.hidden_size) if batch is None else (self.num_layers, batch, self.hidden_size)
-        if self.n_states == 1:
-            names, given = ("h_0",), (hx,)
+        names = tuple(f"{n}_0" for n in self.spec.states)
+        if len(names) == 1:
+            given = (hx,)
         else:
-            if not isinstance(hx, tuple | list) or len(hx) != 2:
-                raise ShapeError(f"{where}: the initial state must be a tuple (h_0, c_0)")
-            names, given = ("h_0", "c_0"), tuple(hx)
+            if not isinstance(hx, tuple | list) or len(hx) != len(names):
+                raise ShapeError(f"{where}: the initial state must be a tuple ({', '.join(names)})")
+            given = tuple(hx)
         checked = [_check_state(where, n, s, shape, dtype) for n, s in zip(names, given)]
         if batch is None:  # unbatched: give each layer's state a batch axis of 1
             checked = [s.unsqueeze(1) for s in checked]
@@ -328,8 +329,8 @@ class _RNNBase(Module):
 
         Args:
             x: ``(T, B, I)``, or ``(B, T, I)`` when ``batch_first``, or unbatched ``(T, I)``.
-            hx: initial state, ``(num_layers, B, H)`` (``(num_layers, H)`` unbatched); for LSTM a
-                tuple ``(h_0, c_0)``. Zeros when omitted.
+            hx: initial state, ``(num_layers, B, H)`` (``(num_layers, H)`` unbatched); for a cell
+                with several states (LSTM) a tuple ``(h_0, c_0)``. Zeros when omitted.
 
         Returns:
             ``(output, h_n)``, for LSTM ``(output, (h_n, c_n))``: ``output`` holds the last layer's
@@ -349,6 +350,8 @@ class _RNNBase(Module):
             x = x.unsqueeze(1)  # (T, 1, I)
         elif self.batch_first:
             x = x.transpose(1, 0, 2)  # (B, T, I) -> (T, B, I)
+        if x.role is None:
+            x.role = Role("x", None, "input")
         if x.shape[0] == 0:
             raise ShapeError(f"{where}: the input sequence is empty (shape {tuple(x.shape)}); need T >= 1")
         batch = x.shape[1]
@@ -360,23 +363,30 @@ class _RNNBase(Module):
             with scope(f"l{k}"):
                 if given is None:
                     zeros = np.zeros((batch, self.hidden_size), dtype=x.dtype)
-                    state = tuple(Tensor(zeros) for _ in range(self.n_states))
+                    state = tuple(Tensor(zeros) for _ in self.spec.states)
                 else:
                     state = tuple(s[k] for s in given)  # (B, H) each
+                for s, name in zip(state, self.spec.states):
+                    if s.role is None:  # a detached state keeps its own role (where it was cut)
+                        s.role = Role(name, 0, "initial_state")
                 if self.fused:
-                    inputs, state = fused_layer(self, k, inputs, state)  # inputs: one (T, B, H) tensor
+                    inputs, state = self._fused_layer(k, inputs, state)  # inputs: one (T, B, H) tensor
                 else:
                     inputs, state = self._layer(k, inputs, state)
             finals.append(state)
 
         output = inputs if isinstance(inputs, Tensor) else stack(inputs, axis=0)  # (T, B, H)
-        final = [stack([s[i] for s in finals], axis=0) for i in range(self.n_states)]  # (L, B, H) each
+        if output.role is None:  # a one-layer fused RNN/GRU returns its fused node itself: keep that role
+            output.role = Role("y", None, "output")
+        final = [stack([s[i] for s in finals], axis=0) for i in range(len(self.spec.states))]  # (L, B, H) each
+        for s, name in zip(final, self.spec.states):
+            s.role = Role(f"{name}_n", None, "output")
         if unbatched:
             output = output.squeeze(1)
             final = [s.squeeze(1) for s in final]
         elif self.batch_first:
             output = output.transpose(1, 0, 2)
-        return output, (final[0] if self.n_states == 1 else tuple(final))
+        return output, (final[0] if len(self.spec.states) == 1 else tuple(final))
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -389,7 +399,7 @@ class _RNNBase(Module):
         return text
 
 
-class RNN(_RNNBase):
+class RNN(RNNBase):
     """A multi-layer Elman RNN, as ``torch.nn.RNN``; each layer applies, at every step t::
 
         h_t = act(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh)      (act = tanh or relu)
@@ -412,8 +422,6 @@ class RNN(_RNNBase):
         >>> out, h_n = rnn(randn(7, 4, 3))     # out (7, 4, 5), h_n (2, 4, 5)
     """
 
-    mode = "RNN_TANH"
-
     def __init__(
         self,
         input_size: int,
@@ -427,21 +435,16 @@ class RNN(_RNNBase):
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ArgumentError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
         self.nonlinearity = nonlinearity
-        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-
-    def _step(self, k: int, x_t: Tensor, state: tuple) -> tuple:
-        """One step of layer k: the RNN equation above."""
-        (h,) = state
-        return (_rnn_step(x_t, h, *self._weights(k), self.nonlinearity),)
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
         return text + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
 
 
-class LSTM(_RNNBase):
+class LSTM(RNNBase):
     """A multi-layer LSTM, as ``torch.nn.LSTM``; each layer applies, at every step t::
 
         i_t = σ(W_ii x_t + b_ii + W_hi h_(t-1) + b_hi)
@@ -470,15 +473,20 @@ class LSTM(_RNNBase):
         >>> out, (h_n, c_n) = lstm(randn(4, 7, 3))     # out (4, 7, 5), h_n and c_n (1, 4, 5)
     """
 
-    mode = "LSTM"
-    n_states = 2
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dtype="float64",
+        fused: bool = False,
+    ) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
 
-    def _step(self, k: int, x_t: Tensor, state: tuple) -> tuple:
-        h, c = state
-        return _lstm_step(x_t, h, c, *self._weights(k))
 
-
-class GRU(_RNNBase):
+class GRU(RNNBase):
     """A multi-layer GRU, as ``torch.nn.GRU``; each layer applies, at every step t::
 
         r_t = σ(W_ir x_t + b_ir + W_hr h_(t-1) + b_hr)
@@ -499,8 +507,14 @@ class GRU(_RNNBase):
             See :mod:`tinygrad_rnn.nn.fused` for what inspection tools do with it.
     """
 
-    mode = "GRU"
-
-    def _step(self, k: int, x_t: Tensor, state: tuple) -> tuple:
-        (h,) = state
-        return (_gru_step(x_t, h, *self._weights(k)),)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dtype="float64",
+        fused: bool = False,
+    ) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
