@@ -320,3 +320,73 @@ def recurrent_calls(draw):
         batch = () if rank == 2 else (input_shape[0 if config["batch_first"] else 1],)
         state_shape = (config["num_layers"], *batch, config["hidden_size"])
     return kind, config, input_shape, state_shape
+
+
+# ------------------------------------------------------------------------------ index forms (getitem)
+def _render_index_array(draw, array: np.ndarray):
+    """One integer or boolean index array written in one of the forms numpy accepts for it."""
+    form = draw(st.sampled_from(["ndarray", "int32", "list", "tuple", "tensor"]))
+    if form == "ndarray":
+        return array
+    if form == "int32" and array.dtype.kind == "i":
+        return array.astype(np.int32)
+    if form == "list":
+        return array.tolist()
+    if form == "tuple" and array.ndim == 1:
+        return tuple(array.tolist())  # a tuple *inside* the index tuple is a sequence, not more indices
+    if form == "tensor":
+        from tinygrad_rnn import Tensor
+
+        return Tensor(array)
+    return array
+
+
+@st.composite
+def index_forms(draw, shape: tuple[int, ...]):
+    """Index expressions for an array of ``shape`` in every *form* numpy accepts, not only every value.
+
+    Parts are ints (negative too), slices, ``None``, ``...``, boolean masks over one or more axes and
+    integer index arrays (1-D with a repeated entry, or 2-D ones that broadcast against the others),
+    each written as an ndarray, an int32 array, a list, a tuple nested in the index, or a Tensor. The
+    whole index is a tuple, or a single part given bare (never a bare tuple, which numpy reads as
+    several indices). Use numpy on the same expression as the oracle: ``np.arange(n).reshape(shape)
+    [index]`` says which element each output came from.
+    """
+    ndim = len(shape)
+    parts: list = []
+    axis = 0
+    used_ellipsis = False
+    array_shape = draw(st.sampled_from([(2,), (3,), (2, 1), (1, 3)]))  # all int arrays broadcast together
+    while axis < ndim:
+        kind = draw(st.sampled_from(["slice", "int", "array", "array", "mask", "none", "ellipsis", "stop"]))
+        size = shape[axis]
+        if kind == "stop" and parts:
+            break
+        if kind == "slice":
+            parts.append(draw(st.slices(size)))
+            axis += 1
+        elif kind == "int":
+            parts.append(draw(st.integers(-size, size - 1)))
+            axis += 1
+        elif kind == "array":
+            count = int(np.prod(array_shape))
+            flat = draw(repeated_index_arrays(size, max(count, 2)))[:count]
+            parts.append(_render_index_array(draw, flat.reshape(array_shape)))
+            axis += 1
+        elif kind == "mask":
+            span = draw(st.integers(1, ndim - axis))
+            mask_shape = shape[axis : axis + span]
+            mask = draw(hnp.arrays(np.bool_, mask_shape))
+            parts.append(_render_index_array(draw, mask))
+            axis += span
+        elif kind == "none":
+            parts.append(None)
+        elif kind == "ellipsis" and not used_ellipsis:
+            parts.append(Ellipsis)
+            used_ellipsis = True
+            axis = ndim - draw(st.integers(0, ndim - axis))  # the ellipsis stands for some middle axes
+    if not parts:
+        parts.append(slice(None))
+    if len(parts) == 1 and not isinstance(parts[0], tuple) and draw(st.booleans()):
+        return parts[0]
+    return tuple(parts)

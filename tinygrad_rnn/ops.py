@@ -506,47 +506,68 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     return _make(out, "transpose", (a,), backward)
 
 
-_BASIC = (slice, int)  # index parts that never repeat an element
+_BASIC = (slice, int)  # index parts that never repeat an element (the fast path)
+_BASIC_PARTS = (slice, int, np.integer, type(None), type(Ellipsis))  # bool is an int: adds an axis, no repeat
 
 
-def _index_data(index):
-    """Replace tensors inside an index by their arrays."""
-    if type(index) is tuple and all(type(i) in _BASIC for i in index):
-        return index  # the common case (split, chunk, x[t], x[:, a:b]): nothing to replace
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+def _index_parts(index) -> tuple[tuple, bool]:
+    """The index as numpy will read it, and whether it is advanced (can repeat an element).
 
-
-def _is_advanced(index) -> bool:
-    """True for indices that can repeat elements (integer or boolean arrays, lists)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    for p in parts:  # a plain loop: cheaper than any() over a generator for 1-3 parts
-        if isinstance(p, np.ndarray | list):
-            return True
-    return False
+    Every part that is not basic (a slice, an int, ``None``, ``...``) is copied into an array here,
+    the way numpy reads it: a list, a tuple nested inside the index (``x[((0, 0),)]`` is
+    ``x[[0, 0]]``), a range, a Tensor or an ndarray. Copying means the backward pass scatters into
+    the positions the forward read, even if the caller mutates their index array in between.
+    """
+    if type(index) is tuple:
+        parts = index
+    else:
+        parts = (index,)
+    advanced = False
+    converted = []
+    for part in parts:
+        if isinstance(part, _BASIC_PARTS):
+            converted.append(part)
+            continue
+        advanced = True
+        if isinstance(part, Tensor):
+            part = part.data
+        converted.append(np.array(part))  # a copy, never the caller's buffer
+    if not advanced:
+        return index, False
+    return (tuple(converted) if type(index) is tuple else converted[0]), True
 
 
 @register("getitem")
 def getitem(a: Tensor, index) -> Tensor:
-    """a[index] with slices, ints, None, Ellipsis and integer/boolean arrays.
+    """a[index] with every index form numpy accepts: slices, ints, None, Ellipsis, integer and boolean
+    arrays, lists, and tuples of sequences, mixed in one index.
 
-    Repeated integer indices scatter-add their gradients, which is what an embedding lookup needs.
+    Repeated elements (an index array or nested tuple naming an element twice, negative indices
+    included) scatter-add their gradients, as ``np.add.at`` (and PyTorch) do; an embedding lookup
+    relies on it.
+
+    Raises:
+        ShapeError: for an index numpy refuses for this shape (out of range, too many indices,
+            arrays that do not broadcast, a mask of the wrong shape, a ragged list, a float).
     """
-    index = _index_data(index)
+    given = index  # as the caller wrote it, for error messages
+    if type(index) is tuple and all(type(i) in _BASIC for i in index):
+        advanced = False  # the common case (split, chunk, x[t], x[:, a:b]): nothing to convert
+    else:
+        try:
+            index, advanced = _index_parts(index)
+        except ValueError as err:  # a ragged nested list
+            raise ShapeError(f"getitem: index {given!r:.80} is not a valid index (a ragged sequence): {err}") from None
     try:
         out = a.data[index]
     except IndexError as err:
-        raise ShapeError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: {err}") from None
-    advanced = _is_advanced(index)
+        raise ShapeError(f"getitem: index {given!r} is invalid for a tensor of shape {a.shape}: {err}") from None
 
     def backward(g):
         if not advanced:
             return (_SliceGrad(index, g),)  # the engine adds g into the parent's gradient in place
         full = np.zeros_like(a.data)
-        np.add.at(full, index, g)
+        np.add.at(full, index, g)  # unbuffered: a repeated element receives every contribution
         return (full,)
 
     return _make(out, "getitem", (a,), backward)

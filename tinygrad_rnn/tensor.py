@@ -342,6 +342,13 @@ class Tensor:
     def __getitem__(self, index):
         return _ops.getitem(self, index)
 
+    def __setitem__(self, index, value) -> None:
+        raise GraphError(
+            f"setitem: tensors do not support in-place assignment (t[{index!r:.40}] = ...): an in-place write "
+            f"would change values the graph saved for backward. Build a new tensor instead, e.g. "
+            f"where(mask, value, t) or cat([...]); to change data outside the graph, write into t.data"
+        )
+
     # Comparisons give plain boolean tensors (no gradient), for masks and ``where``.
     def __lt__(self, other):
         return _compare("<", np.less, self, other)
