@@ -172,24 +172,46 @@ def matmul(a, b) -> Tensor:
         ) from None
 
     def backward(g):
-        if a.data.ndim == 2 and b.data.ndim == 2:  # the common case (layers, recurrent steps): no promotion
-            ga = gb = None
-            # Each gradient is made in its operand's memory order: for ``x @ w.T`` the gradient of
-            # the transposed view comes out transposed, so ``w.grad`` is row-major like ``w`` and
-            # the optimizer's update runs on contiguous memory.
+        A, B = a.data, b.data
+        ga = gb = None
+        # Fast paths for the shapes models use; each gradient is made in its operand's memory order
+        # (for ``x @ w.T`` the gradient of the transposed view comes out transposed, so ``w.grad``
+        # is row-major like ``w`` and the optimizer's update runs on contiguous memory).
+        if B.ndim == 2 and A.ndim == 1:  # vector @ matrix: h @ W.T
             if a.requires_grad:
-                ga = (b.data @ g.T).T if _column_major(a.data) else g @ b.data.T
+                ga = B @ g
             if b.requires_grad:
-                gb = (g.T @ a.data).T if _column_major(b.data) else a.data.T @ g
+                gb = np.outer(g, A).T if _column_major(B) else np.outer(A, g)
             return ga, gb
-        # Promote vectors to matrices so one formula serves every case, then undo the promotion.
-        A = a.data[None, :] if a.ndim == 1 else a.data
-        B = b.data[:, None] if b.ndim == 1 else b.data
+        if B.ndim == 2 and A.ndim == 2:  # matrices: layers, recurrent steps
+            if a.requires_grad:
+                ga = (B @ g.T).T if _column_major(A) else g @ B.T
+            if b.requires_grad:
+                gb = (g.T @ A).T if _column_major(B) else A.T @ g
+            return ga, gb
+        if B.ndim == 2:  # a stack of rows times one matrix (a Linear layer on (B, T, F)): as one matrix
+            g2 = g.reshape(-1, g.shape[-1])
+            if a.requires_grad:
+                ga = (g2 @ B.T).reshape(A.shape)
+            if b.requires_grad:
+                A2 = A.reshape(-1, A.shape[-1])
+                gb = (g2.T @ A2).T if _column_major(B) else A2.T @ g2
+            return ga, gb
+        if B.ndim == 1 and A.ndim == 2:  # matrix @ vector: W @ h, the commonest op of a hand-written RNN
+            if a.requires_grad:
+                ga = np.outer(B, g).T if _column_major(A) else np.outer(g, B)
+            if b.requires_grad:
+                gb = g @ A
+            return ga, gb
+        if B.ndim == 1 and A.ndim == 1:  # dot product: g is 0-d
+            return (g * B if a.requires_grad else None), (g * A if b.requires_grad else None)
+        # Batches: promote vectors to matrices so one formula serves every case, then undo the promotion.
+        A = A[None, :] if a.ndim == 1 else A
+        B = B[:, None] if b.ndim == 1 else B
         if b.ndim == 1:
             g = g[..., None]
         if a.ndim == 1:
             g = g[..., None, :]
-        ga = gb = None
         if a.requires_grad:
             ga = _unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
         if b.requires_grad:
