@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: demo images test lint format graphviz torch-parity clean notebooks
+.PHONY: demo images test lint format graphviz chromium torch-parity clean notebooks
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 graphviz:
 	@sh scripts/ensure_graphviz.sh
+
+# The explorer page's browser tests drive the system Chromium headless (Playwright's Python package,
+# no downloaded browser); installed where the system allows, else those tests skip and say why.
+chromium:
+	@sh scripts/ensure_chromium.sh
 
 # PyTorch is no dependency; when its CPU wheel lies on this machine, install it so the parity tests run.
 torch-parity: $(VENV)/.installed
@@ -36,7 +41,7 @@ NOTEBOOK_FLAGS ?=
 notebooks: $(VENV)/.installed graphviz
 	$(PY) -m tinygrad_rnn tutorials --run all $(NOTEBOOK_FLAGS) --out $(OUT)/tutorials --notebooks $(OUT)/notebooks
 
-test: $(VENV)/.installed graphviz torch-parity
+test: $(VENV)/.installed graphviz chromium torch-parity
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 -q

@@ -23,3 +23,52 @@ def needs_dot():
         if os.environ.get("CI"):
             pytest.fail("Graphviz's `dot` is not installed but CI is set: scripts/ensure_graphviz.sh should install it")
         pytest.skip("Graphviz's `dot` is not installed")
+
+
+# ------------------------------------------------------------------ headless Chromium (explorer page)
+# The flags a headless Chromium needs in a container, and the ones that keep it from phoning home.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium_executable() -> str | None:
+    """The system Chromium (``TINYGRAD_RNN_CHROMIUM`` overrides); Playwright never downloads a browser here."""
+    given = os.environ.get("TINYGRAD_RNN_CHROMIUM")
+    if given:
+        return given
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} but CI is set: `make test` installs it (scripts/ensure_chromium.sh, the test extra)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless system Chromium per test session (per xdist worker), driven by Playwright.
+
+    Skips when Chromium or Playwright's Python package is missing, except under CI (which installs
+    both): there it fails.
+    """
+    executable = _chromium_executable()
+    if executable is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright's Python package is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
