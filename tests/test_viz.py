@@ -22,6 +22,7 @@ from tinygrad_rnn.viz import dot
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, viz
+from tinygrad_rnn.autograd import Role
 from tinygrad_rnn.graph import record_gradients, trace
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -57,10 +58,10 @@ def test_op_level_drawing_has_one_cluster_per_step_and_one_fan_in_edge_per_use(n
     assert source.count("subgraph cluster_") == 5
     fan_in = _edges_from(source, "param/W_hh")
     assert len(fan_in) == 5
-    # Each fan-in edge is labelled with its step and that step's contribution; the node with the sum.
+    # Each fan-in edge is labelled with its step, its signed share and the norm of its contribution.
     for c in g.contributions("W_hh"):
-        assert any(f'label="t={c.step}: {dot._fmt(c.norm)}"' in e for e in fan_in)
-    assert f"Σ contributions = ‖grad‖ {dot._fmt(float(np.linalg.norm(W.grad)))}" in source
+        assert any(f'label="t={c.step}: ' in e and f"(norm {dot._fmt(c.norm)})" in e for e in fan_in)
+    assert f"‖grad‖ {float(np.linalg.norm(W.grad)):.3f} = Σ shares" in source
 
     root = _svg(drawing)
     clusters = _svg_groups(root, "cluster")
@@ -69,6 +70,49 @@ def test_op_level_drawing_has_one_cluster_per_step_and_one_fan_in_edge_per_use(n
     assert titles == [f"t = {t}" for t in range(5)]
     text = " ".join(root.itertext())
     assert "legend" in text and "log scale" in text and "five steps" in text
+
+
+def _drawn_numbers(source: str, param: str) -> tuple[list[float], float]:
+    """The signed shares drawn on ``param``'s edges and the total drawn on its node."""
+    shares = [
+        float(m.group(1))
+        for e in _edges_from(source, param)
+        if (m := re.search(r'label="t=[\d.]+: (?:Σ )?([-+]?[\d.e+-]+)', e))
+    ]
+    node = next(line for line in source.splitlines() if line.strip().startswith(f'"{param}" ['))
+    total = re.search(r"(?:‖grad‖|grad) ([-+]?[\d.]+) = Σ shares", node).group(1)
+    return shares, float(total)
+
+
+def _rounding(shares: list[float], total: float, source: str) -> float:
+    """How far the drawn shares may miss the drawn total: half a unit of the last drawn digit each."""
+    digits = len(re.search(r"([\d.]+) = Σ shares", source).group(1).partition(".")[2])
+    return 0.5 * 10.0**-digits * (len(shares) + 1)
+
+
+@pytest.mark.parametrize("detail", ["op", "cell", "step"])
+def test_the_numbers_drawn_on_a_shared_parameters_edges_add_up_to_the_number_on_its_node(detail):
+    W, g = _hand_rnn(6)
+    source = viz.draw(g, detail=detail).source
+    shares, total = _drawn_numbers(source, "param/W_hh")
+    assert len(shares) == 6
+    # All drawn with the total's decimals: they add up to the drawn total within their rounding.
+    tolerance = _rounding(shares, total, source)
+    assert sum(shares) == pytest.approx(total, abs=tolerance)
+    assert total == pytest.approx(np.linalg.norm(W.grad), abs=tolerance)
+    # The norms of the contributions do not add up: that is why the shares are drawn.
+    norms = sum(c.norm for c in g.contributions("W_hh"))
+    assert abs(norms - total) > 10 * tolerance
+
+
+def test_shares_of_an_elided_stretch_still_add_up(needs_dot):
+    _, g = _hand_rnn(50)
+    source = viz.draw(g, params=["W_hh"]).source
+    assert "… steps 8–41 not drawn …" in source
+    shares, total = _drawn_numbers(source, "param/W_hh")
+    assert len(shares) == 2 * dot.KEEP_STEPS + 1
+    tolerance = _rounding(shares, total, source)
+    assert sum(shares) == pytest.approx(total, abs=tolerance)
 
 
 def test_heat_colours_and_widths_grow_with_the_gradient():
@@ -94,6 +138,65 @@ def test_dot_source_is_byte_identical_run_to_run_and_matches_the_golden_file():
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(first)
     assert first == golden.read_text(), "DOT output changed; rerun with UPDATE_GOLDEN=1 if that is intended"
+
+
+def _roled_rnn(T: int = 3, loss_every_step: bool = False):
+    """The hand-written RNN with each node's role declared where it is made, as nn's layers do."""
+    rng = np.random.default_rng(7)
+    W = tg.Tensor(rng.standard_normal((3, 3)) * 0.7, requires_grad=True)
+    W.name = "W_hh"
+    U = tg.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    U.name = "W_xh"
+    xs = rng.standard_normal((T + 1, 1, 2))
+    h = tg.zeros(1, 3)
+    h.role = Role("h", 0, "initial_state")
+    losses = []
+    for t in range(1, T + 1):
+        with tg.scope("rnn", step=t):
+            x = tg.Tensor(xs[t])
+            x.role = Role("x", t, "input")
+            xu, hw = x @ U, h @ W
+            xu.role, hw.role = Role("W_xh·x", t, "projection"), Role("W_hh·h", t - 1, "projection")
+            h = (xu + hw).tanh()
+            h.role = Role("h", t, "state")
+        losses.append((h * h).sum())
+    loss = sum(losses[1:], losses[0]) if loss_every_step else losses[-1]
+    with record_gradients() as rec:
+        loss.backward()
+    return trace(loss, gradients=rec)
+
+
+def _golden(name: str, source: str) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(source)
+    assert source == golden.read_text(), f"DOT output changed; rerun with UPDATE_GOLDEN=1 if that is intended ({name})"
+
+
+def test_nodes_are_named_by_the_roles_their_producers_declared():
+    source = viz.draw(_roled_rnn(3), title="equation names").source
+    _golden("rnn3_roles.dot", source)
+    for t in (1, 2, 3):
+        assert f'"rnn@t{t}/tanh#0" [label=<h_{t}<BR/><FONT POINT-SIZE="8">tanh</FONT><BR/>(1, 3)>' in source
+        assert f"=<W_hh·h_{t - 1}<BR/>" in source and f"=<W_xh·x_{t}<BR/>" in source and f"=<x_{t}<BR/>" in source
+    assert "=<h_0<BR/>initial state<BR/>(1, 3)>" in source
+    assert "=<input<" not in source  # no unnamed inputs left: x_t and h_0 say what they are
+
+
+def test_parallel_edges_into_the_loss_merge_into_one_edge_with_count_and_summed_gradient():
+    graph = _roled_rnn(50, loss_every_step=True)
+    source = viz.draw(graph, detail="step", params=["W_hh"], title="merged").source
+    _golden("rnn50_merged.dot", source)
+    merged = re.findall(r'^\s*elided -> loss \[label="([^"]*)"', source, flags=re.M)
+    assert len(merged) == 1 and merged[0].startswith("h × 34, ‖Σ grad‖ ")
+    sent = [e for e in graph.edges if graph[e.dst].id in _loss_ids(graph) and 9 <= (graph[e.src].step or 0) <= 42]
+    assert len({e.src for e in sent}) == 34 and len(sent) == 68  # h_t * h_t: two uses of each elided h_t
+    total = np.linalg.norm(np.sum([e.grad for e in sent], axis=0))
+    assert merged[0].endswith(dot._fmt(float(total)))
+
+
+def _loss_ids(graph) -> set[str]:
+    return {n.id for n in graph.nodes if n.step is None and n.kind == "op"}
 
 
 def test_levels_of_detail_cell_step_and_rolled():

@@ -23,7 +23,7 @@ if _MISSING:
         f"install them with: pip install 'tinygrad_rnn[viz]'"
     )
 
-from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, draw, heat_colour, side_by_side, to_dot  # noqa: E402
+from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, common_scale, draw, heat_colour, side_by_side, to_dot  # noqa: E402
 from .plan import DrawOptions, Scale, View, ViewCluster, ViewEdge, ViewNode, plan  # noqa: E402
 from .plots import plot_contributions, plot_gradient_flow, plot_state_gradients, save_figure  # noqa: E402
 
@@ -37,6 +37,7 @@ __all__ = [
     "ViewCluster",
     "ViewEdge",
     "ViewNode",
+    "common_scale",
     "draw",
     "heat_colour",
     "plan",

@@ -73,6 +73,7 @@ from .plan import (
     ROW_STEPS,
     DrawOptions,
     Legend,
+    Scale,
     View,
     ViewEdge,
     ViewNode,
@@ -90,6 +91,7 @@ __all__ = [
     "ROW_STEPS",
     "Drawing",
     "GraphvizNotFoundError",
+    "common_scale",
     "draw",
     "heat_colour",
     "side_by_side",
@@ -211,6 +213,9 @@ def draw(
     rankdir: str | None = None,
     params: Sequence[str] | None = None,
     heat_range: tuple[float, float] | None = None,
+    scale: Scale | None = None,
+    loss_tail: bool = False,
+    rows: bool | None = None,
 ) -> Drawing:
     """Draw a traced graph (or a Tensor/Value, traced here) as a Graphviz digraph.
 
@@ -232,6 +237,11 @@ def draw(
             are listed in a note. Default: all.
         heat_range: ``(smallest, largest)`` gradient norm of the colour scale, to compare drawings
             on one scale. Default: the decades spanned by this drawing's edges.
+        scale: a :class:`~tinygrad_rnn.viz.plan.Scale` shared by a set of figures (see
+            :func:`common_scale`); wins over ``heat_range``.
+        loss_tail: draw the ops after the last time step one by one instead of one ``loss`` node.
+        rows: op level: one row per time step (``True``), steps chained left to right (``False``),
+            or chosen by size (``None``, see :data:`ROW_STEPS`).
         legend: draw the legend node.
         rankdir: Graphviz layout direction: ``"LR"`` (data flows left to right) or ``"TB"`` (top
             to bottom). Default: ``"LR"`` for op-level and rolled drawings, ``"TB"`` for cell and step views.
@@ -259,13 +269,44 @@ def draw(
         rankdir=rankdir,
         params=params,
         heat_range=heat_range,
+        scale=scale,
+        loss_tail=loss_tail,
+        rows=rows,
     )
     view = plan(graph, options)
     return Drawing(to_dot(view), graph, view.detail, view.notes, view)
 
 
+def common_scale(*drawings: tuple[Graph, dict] | Graph) -> Scale | None:
+    """One colour scale (whole decades) covering several drawings: a figure set compares on it.
+
+    Args:
+        drawings: graphs, or ``(graph, keyword arguments as for draw)`` pairs.
+
+    Returns:
+        The :class:`~tinygrad_rnn.viz.plan.Scale` covering every edge of every drawing, or ``None``
+        when no gradient is known. Pass it to each :func:`draw` as ``scale=``.
+    """
+    scales = []
+    for item in drawings:
+        graph, options = item if isinstance(item, tuple) else (item, {})
+        graph = graph if isinstance(graph, Graph) else trace(graph)
+        scales.append(plan(graph, _options(options, "common_scale")).scale)
+    return Scale.union(scales)
+
+
+def _options(options: dict, caller: str) -> DrawOptions:
+    try:
+        return DrawOptions(**options)
+    except TypeError as err:
+        raise ArgumentError(f"{caller}: {err}") from None
+
+
 def side_by_side(panels: Sequence[tuple[Graph, str, dict]], title: str | None = None, rankdir: str = "LR") -> Drawing:
     """Draw several graphs in one picture, each in its own titled box (e.g. neuron vs layer level).
+
+    All panels share one colour scale (unless a panel passes its own ``scale``/``heat_range``) and
+    one legend, drawn with the last panel, so their colours compare.
 
     Args:
         panels: ``(graph, panel title, keyword arguments for the panel as for draw)`` triples.
@@ -278,12 +319,11 @@ def side_by_side(panels: Sequence[tuple[Graph, str, dict]], title: str | None = 
     dg = _digraph(rankdir=rankdir, compound="true")
     notes: list[str] = []
     details = []
-    for i, (graph, panel_title, options) in enumerate(panels):
-        graph = graph if isinstance(graph, Graph) else trace(graph)
-        try:
-            panel_options = DrawOptions(**options)
-        except TypeError as err:
-            raise ArgumentError(f"side_by_side: panel {panel_title!r}: {err}") from None
+    traced = [(g if isinstance(g, Graph) else trace(g), t, o) for g, t, o in panels]
+    shared = common_scale(*[(g, o) for g, _, o in traced])
+    for i, (graph, panel_title, options) in enumerate(traced):
+        defaults = {"scale": shared, "legend": i == len(traced) - 1}
+        panel_options = _options({**defaults, **options}, f"side_by_side: panel {panel_title!r}")
         with dg.subgraph(name=f"cluster_panel{i}") as sub:
             sub.attr(label=panel_title, style="rounded", color="#555555", fontsize="14")
             view = plan(graph, panel_options)

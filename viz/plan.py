@@ -134,6 +134,11 @@ class DrawOptions:
         params: draw only these parameters (dotted names); ``None`` draws all.
         heat_range: ``(smallest, largest)`` gradient norm of the colour scale (widened to whole decades).
         scale: a :class:`Scale` shared by several drawings (a figure set); wins over ``heat_range``.
+        loss_tail: draw the ops after the last time step (the loss: ``stack``, ``getitem``, ``mul``,
+            ``sum``...) one by one; by default they are one node, ``loss``.
+        rows: op level: ``True`` draws each time step as a row of its own (narrow: README width),
+            ``False`` chains the steps left to right; ``None`` chooses rows past :data:`ROW_STEPS`
+            steps or :data:`ROW_NODES` nodes in steps.
     """
 
     detail: str = "auto"
@@ -150,6 +155,8 @@ class DrawOptions:
     params: Sequence[str] | None = None
     heat_range: tuple[float, float] | None = None
     scale: Scale | None = None
+    loss_tail: bool = False
+    rows: bool | None = None
 
     def __post_init__(self) -> None:
         if self.detail not in DETAILS:
@@ -165,8 +172,20 @@ class DrawOptions:
 
 
 # ------------------------------------------------------------------------ colour, scale, legend
-# Pale blue (vanished) -> blue -> purple -> orange -> dark red (large): the log-scale heat palette.
-_PALETTE = [(0xD4, 0xDD, 0xEA), (0x6B, 0xAE, 0xD6), (0x6A, 0x51, 0xA3), (0xF0, 0x8C, 0x28), (0xA5, 0x0F, 0x15)]
+# The heat palette: viridis (perceptually even, readable with every common colour-vision deficiency),
+# reversed and without its palest yellow, so a vanished gradient is a light green line still visible
+# on white and a large one is dark purple. Sequential in lightness: it also reads in greyscale.
+_PALETTE = [
+    (0xB0, 0xDD, 0x2F),
+    (0x44, 0xBF, 0x70),
+    (0x1F, 0x95, 0x8B),
+    (0x2F, 0x6C, 0x8E),
+    (0x43, 0x3E, 0x85),
+    (0x44, 0x01, 0x54),
+]
+MIN_WIDTH = 1.0
+"""Thinnest edge with a gradient (points): a 1e-111 gradient is a thin line, still visible, label attached."""
+MAX_WIDTH = 5.0
 NO_GRAD = "#b0b0b0"
 """Colour of an edge whose gradient was not recorded."""
 ZERO_GRAD = "#cfcfcf"
@@ -229,8 +248,16 @@ class Scale:
         return heat_colour(self.fraction(norm))
 
     def width(self, norm: float) -> float:
-        """The pen width of an edge carrying a gradient of norm ``norm`` (0.6 to 5 points)."""
-        return 0.6 + 4.4 * min(max(self.fraction(norm), 0.0), 1.0)
+        """The pen width of an edge carrying a gradient of norm ``norm`` (:data:`MIN_WIDTH` to 5 points)."""
+        return MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * min(max(self.fraction(norm), 0.0), 1.0)
+
+    @classmethod
+    def union(cls, scales: Sequence[Scale | None]) -> Scale | None:
+        """One scale covering all of ``scales`` (``None`` entries are skipped): a figure set's scale."""
+        known = [s for s in scales if s is not None]
+        if not known:
+            return None
+        return cls(min(s.lo for s in known), max(s.hi for s in known))
 
     def ticks(self) -> list[float]:
         """The decades shown in the legend (at most about seven)."""
@@ -321,6 +348,9 @@ class ViewEdge:
         count: ``len(members)``: more than one when parallel edges were merged.
         steps: the time steps of the uses it stands for (parameter edges), ascending.
         grad_norm: norm of the summed gradient sent back along its members, ``None`` if not recorded.
+        share: for an edge from a shared parameter, its signed share of the parameter's ``‖grad‖``
+            (the projection of its contribution on ``.grad``'s direction): the shares of all uses
+            add up to ``‖grad‖``, unlike their norms. ``None`` otherwise.
         label: the label text (plain text; ``"\\n"`` separates lines), ``""`` for none.
         colour: ``#rrggbb``, or ``None`` for the default.
         width: pen width in points, or ``None`` for the default.
@@ -337,6 +367,7 @@ class ViewEdge:
     count: int = 1
     steps: list[int] = field(default_factory=list)
     grad_norm: float | None = None
+    share: float | None = None
     label: str = ""
     colour: str | None = None
     width: float | None = None
@@ -483,14 +514,26 @@ def _grouping(graph: Graph, options: DrawOptions):
                 f"nn.fused.ops_path(model) to draw each step"
             )
 
+    tail = set() if options.loss_tail else _loss_tail(graph)
+
+    made: dict[tuple[str, int | None], dict[str, tuple]] = {}
+
     def keys_for(level: Level, keep: int | None) -> dict[str, tuple]:
         """Group keys at ``level``, with all but the first and last ``keep`` steps merged into one node."""
-        keys = {n.id: _group_key(n, level) for n in nodes}
+        if not steps:  # without time steps every level but "scope" groups nothing
+            level = level if level.name == "scope" else LEVELS["op"]
+        if (level.name, keep) in made:
+            return made[level.name, keep]
+        keys = made[level.name, keep] = {
+            n.id: ("loss", "loss", None) if n.id in tail else _group_key(n, level) for n in nodes
+        }
         if keep is not None:
             lo, hi = steps[keep], steps[-keep - 1]
+            # At op level the stretch gets a box of its own between the steps before and after it.
+            where = ("", lo) if level.clusters else None
             for n in nodes:
                 if n.step is not None and lo <= n.step <= hi:
-                    keys[n.id] = ("elided", "elided", None)
+                    keys[n.id] = ("elided", "elided", where)
         return keys
 
     def count(keys: dict) -> int:
@@ -505,6 +548,8 @@ def _grouping(graph: Graph, options: DrawOptions):
                 detail = name
                 if count(keys_for(LEVELS[name], keep)) <= max_nodes:
                     break
+            if not steps and count(keys_for(LEVELS["op"], None)) > max_nodes and _has_scopes(nodes):
+                detail = "scope"  # no time steps to collapse: one node per module scope instead
             if detail != "op":
                 unit = LEVELS[detail].unit
                 notes.append(f"collapsed to one node per {unit}: {len(nodes)} nodes > max_nodes={max_nodes}")
@@ -529,6 +574,15 @@ def _grouping(graph: Graph, options: DrawOptions):
         )
     else:
         keys = keys_for(level, None) if keep is not None else keys
+    if max_nodes is not None and count(keys) > max_nodes:
+        # Nothing left to collapse by time or scope (a long chain, a wide MLP): draw the nodes
+        # nearest the outputs and stand one node for all the others, so Graphviz never gets flooded.
+        keys, n_hidden = _keep_nearest_outputs(nodes, keys, max_nodes)
+        notes.append(
+            f"{n_hidden} of {len(nodes)} nodes (the ones farthest from the output) drawn as one node "
+            f"(more than max_nodes={max_nodes} at detail {level.name!r}); to see them, draw a part "
+            f"(trace an intermediate value: draw(trace(h))) or pass max_nodes=None"
+        )
 
     groups: dict[str, _Group] = {}
     for n in nodes:
@@ -547,10 +601,41 @@ def _grouping(graph: Graph, options: DrawOptions):
             same_step = graph[e.src].step == graph[e.dst].step
             if detail != "rolled" or same_step:
                 continue  # inside one collapsed node; a rolled layer keeps its step-to-step back-edges
-        edges.setdefault((gs, gd, e.src), []).append(e)
+        # One drawn edge per pair of drawn nodes (per state role in collapsed views): the 9,984
+        # uses of h_t by a loss after an elided stretch of steps become one edge with a count.
+        edges.setdefault((gs, gd, e.src if level.collapsed else gs), []).append(e)
     if level.collapsed:
         edges = _merge_roles(graph, edges)
     return level, groups, edges, notes, elided
+
+
+def _loss_tail(graph: Graph) -> set[str]:
+    """Ids of the ops after the recurrence: untimed ops computed from timed ones (the loss)."""
+    after: set[str] = set()
+    for n in graph.nodes:  # parents first, so one pass suffices
+        if n.kind == "op" and n.step is None and not n.op.startswith("fused_"):
+            if any(graph[p].step is not None or p in after for p in n.parents):
+                after.add(n.id)
+    return after
+
+
+def _has_scopes(nodes: list[Node]) -> bool:
+    return any(n.kind == "op" and n.path for n in nodes)
+
+
+def _keep_nearest_outputs(nodes: list[Node], keys: dict, max_nodes: int) -> tuple[dict, int]:
+    """Merge every drawn node but the ``max_nodes - 1`` last in topological order into one node."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for n in reversed(nodes):
+        gid = keys[n.id][0]
+        if gid not in seen:
+            if len(kept) == max_nodes - 1:
+                break
+            seen.add(gid)
+            kept.append(gid)
+    keys = {nid: key if key[0] in seen else ("hidden", "hidden", None) for nid, key in keys.items()}
+    return keys, sum(1 for key in keys.values() if key[0] == "hidden")
 
 
 def _merge_roles(graph: Graph, edges: dict) -> dict:
@@ -620,10 +705,15 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
         (by_cluster.setdefault(g.cluster, []) if g.cluster is not None else loose).append(g)
     in_steps = sum(len(gs) for gs in by_cluster.values())
     view.rows = len({step for _, step in by_cluster}) > ROW_STEPS or in_steps > ROW_NODES
+    if options.rows is not None and by_cluster:
+        view.rows = options.rows
     for i, ((path, step), members) in enumerate(sorted(by_cluster.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
+        label = f"{path} · t = {step}" if multi_path and path else f"t = {step}"
+        if elided is not None and all(g.kind == "elided" for g in members):
+            label = f"t = {elided[0]} … {elided[1]}"
         cluster = ViewCluster(
             id=str(i),
-            label=f"{path} · t = {step}" if multi_path and path else f"t = {step}",
+            label=label,
             path=path,
             step=step,
             fill="#f4f6fb" if step % 2 == 0 else "#fbf8f1",
@@ -660,24 +750,35 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
         if scale is not None and norm:
             edge.colour, edge.width = scale.colour(norm), scale.width(norm)
         elif norm == 0:
-            edge.colour, edge.width, edge.style = ZERO_GRAD, 0.6, "dotted"
+            edge.colour, edge.width, edge.style = ZERO_GRAD, MIN_WIDTH, "dotted"
         else:
-            edge.colour, edge.width = NO_GRAD, 0.8
+            edge.colour, edge.width = NO_GRAD, MIN_WIDTH
         if src.kind == "param":
             edge.steps = sorted({graph[e.dst].step for e in es if graph[e.dst].step is not None})
         if src.kind == "param" and norm is not None:
-            edge.label = f"{_steps_text(edge.steps)}{fmt(norm)}" if src.id in shared else fmt(norm)
+            edge.label = fmt(norm)
+            if src.id in shared:
+                edge.share = _share(edge_grads[key], src.grad)
+                total = src.grad_norm if src.size > 1 else float(np.ravel(src.grad)[0])
+                edge.label = f"{_steps_text(edge.steps)}{_signed(edge.share, _decimals(total))}"
+                if src.size > 1:  # for one number the share is the contribution itself
+                    edge.label += f" (norm {fmt(norm)})"
             edge.label_colour = "#333333"
         elif level.collapsed and norm and gs != gd:
-            role = roles.get(src.id)
+            role = _state_name(src, roles)
             edge.label = f"{role}: {fmt(norm)}" if role else fmt(norm)
+            edge.label_colour = "#555555"
+        sources = len({e.src for e in es})
+        if sources > 1 and edge.kind == "data" and gs != gd:  # parallel edges merged into this one
+            grad = "" if norm is None else f", ‖Σ grad‖ {fmt(norm)}"
+            edge.label = f"{_state_name(src, roles) or src.label} × {sources}{grad}"
             edge.label_colour = "#555555"
         if level.collapsed and src.kind == "param" and level.name != "scope":
             edge.constraint = False  # let the chain of steps, not the fan-in, decide the layout
         elif view.rows and _crosses_steps(src, graph[es[0].dst]):
             edge.constraint = False  # the state handed on to the next row
         if gs == gd:  # a rolled layer's back-edge: the state handed from step t to t + 1
-            role = roles.get(src.id, src.label)
+            role = _state_name(src, roles) or src.label
             n_steps = len({graph[e.dst].step for e in es}) + 1
             edge.kind = "back"
             edge.label = f"{role}_t → {role}_(t+1)\nunrolled × {n_steps} steps"
@@ -741,6 +842,12 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     return view
 
 
+def _state_name(n: Node, tracks: dict[str, str]) -> str | None:
+    """The state a node holds (``h``, ``c``): its declared role's name, else the state track it is on."""
+    role = _role_of(n)
+    return role.name if role is not None else tracks.get(n.id)
+
+
 def _crosses_steps(src: Node, dst: Node) -> bool:
     """True for an edge from one time step to another (a recurrent state handed on)."""
     return src.step is not None and dst.step is not None and src.step != dst.step
@@ -767,6 +874,39 @@ def _order_steps(by_cluster: dict, grouped_edges: dict, graph: Graph) -> list[Vi
             if not inside:
                 result.append(ViewEdge(last.gid, g.gid, kind="order", count=0, style="invis"))
     return result
+
+
+def _share(contribution: np.ndarray | None, grad: np.ndarray | None) -> float | None:
+    """The contribution's signed share of ``‖grad‖``: its projection on ``grad``'s direction.
+
+    ``<c_t, g> / ‖g‖`` summed over the uses ``t`` is ``<g, g> / ‖g‖ = ‖g‖``: unlike the norms of the
+    contributions, these numbers add up to the number on the parameter's node. For a parameter of
+    one number the share is the contribution itself (they add up to ``grad``).
+    """
+    if contribution is None or grad is None or contribution.shape != np.shape(grad):
+        return None
+    if contribution.size == 1:  # one number: the signed contribution itself, adding up to grad
+        return float(np.ravel(contribution)[0])
+    g = np.asarray(grad, dtype=np.float64)
+    norm = float(np.sqrt(np.sum(g * g)))
+    if not norm > 0 or not math.isfinite(norm):
+        return None
+    return float(np.sum(contribution.astype(np.float64) * g)) / norm
+
+
+def _decimals(total: float | None) -> int:
+    """Decimals that give ``total`` three significant digits: every share of it is drawn with as many,
+    so a reader can add the shares by hand and get the total (to the last digit's rounding)."""
+    if total is None or not math.isfinite(total) or total == 0:
+        return 3
+    return max(0, 2 - math.floor(math.log10(abs(total))))
+
+
+def _signed(x: float | None, decimals: int) -> str:
+    """A share as drawn: sign and ``decimals`` decimals (``+0.612``), ``?`` if unknown."""
+    if x is None:
+        return "?"
+    return f"{x:+.{decimals}f}"
 
 
 def _steps_text(steps: list[int]) -> str:
@@ -799,6 +939,10 @@ def _group_title(group: _Group, steps: list[int]) -> str:
     members = group.members
     if group.kind == "elided":
         return f"… steps {steps[0]}–{steps[-1]} not drawn …"
+    if group.kind == "hidden":
+        return f"… {len(members)} earlier nodes not drawn …"
+    if group.kind == "loss":
+        return "loss"
     if group.kind == "step":
         return f"t = {steps[0]}"
     if group.kind == "roll":
@@ -821,8 +965,6 @@ def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: 
     )
     if group.kind in ("op", "param", "const"):
         n = first
-        role = _role_of(n)
-        node.role = role.label() if role is not None else None
         node.grad_norm = n.grad_norm
         node.title = n.label
         if graph.engine != "scalar":  # every Value is one number: its shape says nothing
@@ -834,8 +976,13 @@ def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: 
             uses = len(graph.out_edges(n))
             if n.id in shared:
                 node.lines.append(f"shared: used {uses}×")
-            if n.grad is not None:
-                node.lines.append(("Σ contributions = " if n.id in shared else "") + _grad_text(n))
+            if n.grad is not None and n.id in shared:
+                # The total the signed shares on the edges add up to, with the same digits as they have.
+                total = n.grad_norm if n.size > 1 else float(np.ravel(n.grad)[0])
+                text = _signed(total, _decimals(total))
+                node.lines.append(f"‖grad‖ {text.lstrip('+')} = Σ shares" if n.size > 1 else f"grad {text} = Σ shares")
+            elif n.grad is not None:
+                node.lines.append(_grad_text(n))
             node.shape, node.style = "ellipse", "filled"
             node.fill = "#ffe9a8" if n.id in shared else "#fff6d5"
         elif n.kind == "const":
@@ -843,6 +990,13 @@ def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: 
             node.title = "input" if n.size > 1 else "const"
         elif values and n.grad is not None:
             node.lines.append(_grad_text(n))
+        role = _role_of(n)
+        if role is not None:  # the equation name its producer declared: f_3 over its shape, op in small type
+            node.role = node.title = role.label()
+            if role.kind == "initial_state":
+                node.lines.insert(0, "initial state")
+            elif n.kind == "op":
+                node.op = n.op
     else:
         ops = Counter(n.op for n in members if n.kind == "op")
         steps = sorted({n.step for n in members if n.step is not None})
@@ -851,15 +1005,20 @@ def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: 
         node.lines = [f"{sum(ops.values())} ops"]
         if group.kind == "roll":
             node.lines.append(f"one cell, unrolled {len(steps)} steps")
-        if group.kind == "scope":
+        if group.kind == "loss":
+            out = members[-1]  # the tail's last node is the loss itself
+            node.lines[0] += ": " + ", ".join(op for op in ops)
+            node.lines.append(f"value {out.summary()}" if out.size == 1 else shape_text(out.shape))
+        elif group.kind == "scope":
             out = members[-1]  # the scope's last node is its output: a neuron's activation, a layer's result
             node.lines.append(f"out {shape_text(out.shape)}" if out.size > 1 else f"out {fmt(out.value_max)}")
             if out.grad is not None:
                 node.lines.append(_grad_text(out))
-        elif group.kind != "cell":
+        elif group.kind not in ("cell", "loss"):
             node.lines.append(", ".join(f"{op}×{k}" if k > 1 else op for op, k in ops.most_common(4)))
-        node.fill = "#eef2fa" if group.kind != "elided" else "#f2f2f2"
-        node.layout_group = first.path or "steps"  # keeps the chain of steps on one straight line
+        node.fill = "#f2f2f2" if group.kind in ("elided", "hidden") else "#eef2fa"
+        if group.kind not in ("loss", "hidden"):
+            node.layout_group = first.path or "steps"  # keeps the chain of steps on one straight line
     node.marked = next((marked[n.id] for n in members if n.id in marked), None)
     if node.marked:
         node.style, node.fill, node.border, node.border_width = "filled,rounded,bold", MARKED, "#b00000", 2.5
@@ -877,8 +1036,9 @@ def _legend(scale: Scale | None, shared: bool, cuts: bool, marked: bool) -> Lege
     if shared:
         rows.append(
             LegendEntry(
-                "label on a parameter's edge: that use's contribution to its gradient;\n"
-                "Σ on the parameter: their sum = .grad"
+                "label on a shared parameter's edge: t=3: +0.61 (norm 0.94) =\n"
+                "that use's signed share of ‖grad‖ (its contribution projected on .grad),\n"
+                "then the norm of the contribution; the shares add up to ‖grad‖ on the parameter"
             )
         )
     if cuts:
