@@ -7,13 +7,10 @@ import os
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
-settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+from tinygrad_rnn.testing import load_profile
+
+load_profile()  # "ci" (25 derandomized examples) unless HYPOTHESIS_PROFILE says otherwise
 
 
 @pytest.fixture

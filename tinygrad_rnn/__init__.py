@@ -23,7 +23,7 @@ from .gradcheck import gradcheck
 from .ops import cat, chunk, split, stack, where
 from .random import manual_seed
 from .scalar import Value
-from .tensor import Tensor, ones, randn, tensor, zeros, zeros_like
+from .tensor import Tensor, make_node, ones, randn, tensor, zeros, zeros_like
 from .threads import blas_threads
 
 __version__ = "0.1.0"
@@ -51,6 +51,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "load",
+    "make_node",
     "manual_seed",
     "nn",
     "no_grad",

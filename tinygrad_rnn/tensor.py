@@ -658,6 +658,41 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 grads[key] = total
 
 
+def make_node(data, op: str, parents: Sequence[Tensor], backward: Callable) -> Tensor:
+    """Make the result of a new op: the public node constructor for op authors (what the built-in ops use).
+
+    Write the forward in numpy, then hand its result here with a backward closure beside it::
+
+        def cube(x: Tensor) -> Tensor:
+            y = x.data ** 3
+            return make_node(y, "cube", (x,), lambda g: (3 * x.data**2 * g,))
+
+    The graph edge is recorded only when a gradient can flow (grad mode on and a parent requires
+    grad); the node gets the current scope, and ``role`` ``None`` until its producer sets one.
+
+    Args:
+        data: the forward result (an array; converted with ``np.asarray``).
+        op: the op's name, shown by tracing and drawing.
+        parents: the tensors the result was computed from, in argument order.
+        backward: ``backward(grad) -> tuple`` with one gradient per parent (``None`` for a parent
+            that gets none); each may have the shape of the result where broadcasting made it
+            larger than the parent's: the engine sums it back to the parent's shape.
+
+    Returns:
+        The new Tensor.
+
+    Raises:
+        GraphError: if a parent is not a Tensor or ``backward`` is not callable.
+    """
+    parents = tuple(parents)
+    for i, parent in enumerate(parents):
+        if not isinstance(parent, Tensor):
+            raise GraphError(f"make_node({op!r}): parent {i} is a {type(parent).__name__}, expected a Tensor")
+    if not callable(backward):
+        raise GraphError(f"make_node({op!r}): backward must be callable, got {type(backward).__name__}")
+    return _make(np.asarray(data), op, parents, backward)
+
+
 def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tensor:
     """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it."""
     state = STATE
