@@ -53,6 +53,9 @@ class Role(NamedTuple):
             it to get the node, or ``None`` once that node is gone); weak, so a chain of truncated-BPTT
             chunks does not keep every earlier chunk's graph alive.
         span: for a ``"fused"`` node, the time steps it covers (as ``Scope.step``, e.g. ``range(T)``).
+        index: the unit (or weight entry) of a neuron-level node of the scalar engine, e.g. ``(0,)``
+            for ``h_3[0]`` and ``(0, 1)`` for ``weight_hh[0,1]`` (whose kind is ``"parameter"``);
+            ``()`` for a whole vector.
 
     Subscripts follow the equations: the initial state is ``h_0``, and the step run inside
     ``scope(step=t)`` (``t`` counts from 0) reads ``x_(t+1)`` and ``h_t`` and writes ``h_(t+1)``.
@@ -63,10 +66,12 @@ class Role(NamedTuple):
     kind: str = ""
     origin: object = None
     span: range | None = None
+    index: tuple[int, ...] = ()
 
     def label(self) -> str:
-        """The equation name with its subscript, e.g. ``"f_3"``, ``"h_0"``, ``"W_hh·h_2"``."""
-        return self.name if self.step is None else f"{self.name}_{self.step}"
+        """The equation name with its subscript and index, e.g. ``"f_3"``, ``"W_hh·h_2"``, ``"h_3[0]"``."""
+        text = self.name if self.step is None else f"{self.name}_{self.step}"
+        return f"{text}[{','.join(map(str, self.index))}]" if self.index else text
 
 
 class _State:

@@ -6,7 +6,7 @@ See :mod:`tinygrad_rnn.nn.module` for the naming, scope and dtype contracts, and
 
 from __future__ import annotations
 
-from . import cells, functional, init, utils
+from . import cells, functional, init, scalar_rnn, utils
 from .cells import CellSpec
 from .functional import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .layers import Embedding, Linear, ReLU, Sigmoid, Tanh
@@ -39,5 +39,6 @@ __all__ = [
     "cells",
     "functional",
     "init",
+    "scalar_rnn",
     "utils",
 ]
