@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import stat
+import struct
+import sys
+import time
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -195,3 +202,224 @@ def test_write_is_atomic_old_file_survives_a_crash(tmp_path, monkeypatch):
     assert path.read_bytes() == original  # the old checkpoint is intact
     assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]  # and no temporary file is left behind
     assert zipfile.is_zipfile(path)
+
+
+# --------------------------------------------------------------------------- file safety
+def _declare_size(data: bytes, size: int) -> bytes:
+    """Patch the (only) member's declared uncompressed size in the zip's local and central headers."""
+    patched = bytearray(data)
+    struct.pack_into("<I", patched, patched.find(b"PK\x03\x04") + 22, size)
+    struct.pack_into("<I", patched, patched.find(b"PK\x01\x02") + 24, size)
+    return bytes(patched)
+
+
+def _npy_header(shape, dtype="<f8") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()  # magic, length and the header dict
+
+
+def _loads_at_once_without_allocating(path, model):
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CheckpointError) as info:
+            tg.load(path, model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 2.0
+    assert peak < 20 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    return str(info.value)
+
+
+def test_small_file_declaring_a_huge_array_is_refused_before_inflating(tmp_path):
+    model = CharModel()
+    # 1 MB on disk whose zip directory declares 1 GiB uncompressed (a zip bomb's signature).
+    bomb = tmp_path / "bomb.npz"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model/head.weight.npy", _npy_header((5, 4)) + os.urandom(2**20))
+    bomb.write_bytes(_declare_size(buffer.getvalue(), 2**30))
+    assert 2**20 < bomb.stat().st_size < 2**20 + 4096
+    message = _loads_at_once_without_allocating(bomb, model)
+    assert "declares 1,073,741,824 bytes" in message and "refusing to inflate" in message
+    # ~300 bytes whose .npy header declares an 8 TiB float64 array.
+    tiny = tmp_path / "tiny.npz"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model/rnn.weight_hh_l0.npy", _npy_header((2**40,)))
+        archive.writestr("tinygrad_rnn_checkpoint.npy", _npy_header(()) + np.array(1.0).tobytes())
+    tiny.write_bytes(buffer.getvalue())
+    assert tiny.stat().st_size < 600
+    message = _loads_at_once_without_allocating(tiny, model)
+    assert "'model/rnn.weight_hh_l0' declares shape (1099511627776,)" in message
+
+
+def test_unknown_format_version_is_refused_clearly(tmp_path):
+    model, _ = _trained()
+    path = tmp_path / "future.npz"
+    tg.save(path, model)
+    arrays = dict(np.load(path))
+    arrays["tinygrad_rnn_checkpoint"] = np.array(2)
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match=r"format version '2'; this tinygrad_rnn reads version 1 only"):
+        tg.load(path, CharModel())
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("optimizer/hparams/lr", np.array("fast")),
+        ("optimizer/hparams/lr", np.array(np.nan)),
+        ("optimizer/state/0/exp_avg", np.zeros(3)),
+        ("optimizer/state/0/step", np.array("one")),
+        ("optimizer/bogus", np.zeros(1)),
+    ],
+)
+def test_corrupt_optimizer_entry_is_a_checkpoint_error_and_nothing_changes(tmp_path, key, value):
+    model, opt = _trained()
+    path = tmp_path / "ckpt.npz"
+    tg.save(path, model, opt)
+    arrays = dict(np.load(path))
+    arrays[key] = value
+    np.savez(path, **arrays)
+    victim, victim_opt = _trained(seed=4)
+    before = _snapshot(victim, victim_opt)
+    lr = victim_opt.lr
+    with pytest.raises(CheckpointError, match=str(path)):
+        tg.load(path, victim, victim_opt)
+    _assert_same(_snapshot(victim, victim_opt), before)
+    assert victim_opt.lr == lr
+
+
+@pytest.mark.parametrize("target", ["/dev/null", "folder"])
+@pytest.mark.parametrize("suffix", ["", ".safetensors"])
+def test_save_never_replaces_anything_but_a_regular_file(tmp_path, target, suffix):
+    pytest.importorskip("safetensors") if suffix else None
+    if target == "folder":
+        target = tmp_path / f"folder{suffix}"
+        target.mkdir()
+    elif suffix:  # a device reached through a link with the suffix
+        link = tmp_path / f"null{suffix}"
+        link.symlink_to("/dev/null")
+        target = link
+    with pytest.raises(CheckpointError, match=r"refusing to write .*: it is a (character device|folder), not a"):
+        tg.save(target, CharModel())
+    assert os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_new_files_respect_the_umask_and_existing_files_keep_their_mode(tmp_path):
+    model = CharModel()
+    old = os.umask(0o027)
+    try:
+        tg.save(tmp_path / "new.npz", model)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.npz").stat().st_mode) == 0o640
+    kept = tmp_path / "kept.npz"
+    tg.save(kept, model)
+    kept.chmod(0o600)
+    tg.save(kept, model)
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_every_legal_file_name_works_and_links_are_written_through(tmp_path):
+    model, _ = _trained()
+    longest = tmp_path / ("w" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 4) + ".npz")
+    tg.save(longest, model)
+    tg.save(longest, model)  # replacing it works too
+    other = CharModel()
+    tg.load(longest, other)
+    _assert_same(_snapshot(other), _snapshot(model))
+    real = tmp_path / "real.npz"
+    link = tmp_path / "link.npz"
+    link.symlink_to(real.name)
+    tg.save(link, model)
+    assert link.is_symlink() and real.is_file()
+
+
+# --------------------------------------------------------------------------- safetensors
+def test_safetensors_round_trip_with_optimizer_and_plain_names(tmp_path):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    model, opt = _trained()
+    path = tmp_path / "model.safetensors"
+    tg.save(path, model, opt)
+    stored = safetensors_numpy.load_file(str(path))
+    assert "rnn.weight_hh_l0" in stored and "optimizer/state/0/exp_avg" in stored  # plain dotted names
+    victim, victim_opt = _trained(seed=3)
+    tg.load(path, victim, victim_opt)
+    _assert_same(_snapshot(victim, victim_opt), _snapshot(model, opt))
+    tg.save(path, model)  # model only: exactly a PyTorch-style state dict
+    assert set(safetensors_numpy.load_file(str(path))) == set(model.state_dict())
+
+
+def test_safetensors_header_is_checked_before_any_allocation(tmp_path):
+    pytest.importorskip("safetensors")
+    model = CharModel()
+
+    def write(name, header: dict, data: bytes = b"") -> os.PathLike:
+        text = json.dumps(header).encode()
+        path = tmp_path / name
+        path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+        return path
+
+    huge = write("huge.safetensors", {"head.weight": {"dtype": "F64", "shape": [2**40], "data_offsets": [0, 2**43]}})
+    assert huge.stat().st_size < 300
+    assert "does not fit" in _loads_at_once_without_allocating(huge, model)
+    lying = tmp_path / "lying.safetensors"
+    lying.write_bytes((2**62).to_bytes(8, "little") + b"{}")
+    assert "header declares" in _loads_at_once_without_allocating(lying, model)
+    shaped = write(
+        "shaped.safetensors", {"head.weight": {"dtype": "F64", "shape": [2**27], "data_offsets": [0, 2**30]}}
+    )
+    assert "does not fit" in _loads_at_once_without_allocating(shaped, model)
+    future = write("future.safetensors", {"__metadata__": {"tinygrad_rnn_checkpoint": "7"}})
+    with pytest.raises(CheckpointError, match="format version '7'"):
+        tg.load(future, model)
+    good = tmp_path / "good.safetensors"
+    tg.save(good, model)
+    data = good.read_bytes()
+    # (safetensors has no checksum: flipped bytes in the data cannot be told from other numbers)
+    for cut in (b"", data[:5], data[: len(data) // 2], data[:-1], b"not a checkpoint at all" * 10):
+        bad = tmp_path / "bad.safetensors"
+        bad.write_bytes(cut)
+        with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+            tg.load(bad, model)
+
+
+def test_missing_safetensors_package_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    with pytest.raises(ImportError, match=r"pip install 'tinygrad_rnn\[safetensors\]'"):
+        tg.save(tmp_path / "m.safetensors", CharModel())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_pytorch_safetensors_round_trip_both_ways(tmp_path, kind):
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    x = np.random.default_rng(0).standard_normal((6, 2, 3))
+    # PyTorch -> tinygrad_rnn: a model initialised and trained one step in PyTorch.
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, kind)(3, 4, num_layers=2).double()
+    torch_opt = torch.optim.SGD(theirs.parameters(), lr=0.1)
+    theirs(torch.from_numpy(x))[0].pow(2).sum().backward()
+    torch_opt.step()
+    path = tmp_path / "torch.safetensors"
+    safetensors_torch.save_file(theirs.state_dict(), str(path))
+    ours = getattr(nn, kind)(3, 4, num_layers=2)
+    tg.load(path, ours)
+    expected = theirs(torch.from_numpy(x))[0].detach().numpy()
+    np.testing.assert_allclose(ours(tg.Tensor(x))[0].data, expected, rtol=0, atol=1e-10)
+    # tinygrad_rnn -> PyTorch.
+    tg.manual_seed(1)
+    ours = getattr(nn, kind)(3, 4, num_layers=2)
+    path = tmp_path / "ours.safetensors"
+    tg.save(path, ours)
+    theirs = getattr(torch.nn, kind)(3, 4, num_layers=2).double()
+    theirs.load_state_dict(safetensors_torch.load_file(str(path)))
+    expected = theirs(torch.from_numpy(x))[0].detach().numpy()
+    np.testing.assert_allclose(ours(tg.Tensor(x))[0].data, expected, rtol=0, atol=1e-10)
