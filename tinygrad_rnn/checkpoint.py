@@ -233,14 +233,14 @@ def _fail(path: str, why: str) -> CheckpointError:
     return CheckpointError(f"load: {path} cannot be read as a checkpoint (truncated or corrupted?): {why}")
 
 
-def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(f, path: str) -> tuple[tuple[int, ...], np.dtype]:
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
         shape, _, dtype = np.lib.format.read_array_header_1_0(f)
     elif version == (2, 0):
         shape, _, dtype = np.lib.format.read_array_header_2_0(f)
     else:
-        raise ValueError(f"unsupported .npy version {version}")
+        raise _fail(path, f"unsupported .npy format version {version}")
     return tuple(shape), dtype
 
 
@@ -265,7 +265,7 @@ def _read_npz(path: str, expected: _Expected) -> dict[str, np.ndarray]:
             for info in members:
                 key = info.filename.removesuffix(".npy")
                 with archive.open(info) as member:
-                    shape, dtype = _npy_header(member)
+                    shape, dtype = _npy_header(member, path)
                     header = member.tell() if hasattr(member, "tell") else 0
                 if dtype.hasobject:
                     raise _fail(path, f"'{key}' holds Python objects (pickle), which are never loaded")
