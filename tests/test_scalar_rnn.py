@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn
+from tinygrad_rnn import nn, recurrence
 from tinygrad_rnn.autograd import scope
 from tinygrad_rnn.errors import ArgumentError, CheckpointError, ShapeError
 from tinygrad_rnn.graph import trace
@@ -108,13 +108,14 @@ def test_parameter_names_shapes_and_roles():
 def test_roles_name_every_neuron_of_every_step():
     cell = scalar_rnn.LSTMCell(1, 2)
     hs, (_, c) = scalar_rnn.unroll(cell, [[0.5], [-1.0], [2.0]])
-    assert [v.role.label() for v in hs[2]] == ["h_2[0]", "h_2[1]"]
-    assert [v.role.label() for v in c] == ["c_2[0]", "c_2[1]"]
+    # Subscripts as in the equations (and the tensor layers): step t (from 0) writes h_(t+1).
+    assert [v.role.label() for v in hs[2]] == ["h_3[0]", "h_3[1]"]
+    assert [v.role.label() for v in c] == ["c_3[0]", "c_3[1]"]
     graph = trace(sum(hs[-1]))
     labels = {n.obj.role.label() for n in graph if n.obj.role is not None}
-    for expected in ("f_1[0]", "i_0[1]", "g_2[0]", "o_1[1]", "x_0[0]", "h_init[0]", "c_init[1]", "W_hh·h_1[2]"):
+    for expected in ("f_2[0]", "i_1[1]", "g_3[0]", "o_2[1]", "x_1[0]", "h_0[0]", "c_0[1]", "W_hh·h_1[2]"):
         assert expected in labels, expected
-    f = next(n for n in graph if n.obj.role is not None and n.obj.role.label() == "f_1[0]")
+    f = next(n for n in graph if n.obj.role is not None and n.obj.role.label() == "f_2[0]")
     assert (f.path, f.step) == ("f[0]", 1)  # one scope per neuron per step: what the scope-level drawing groups
 
 
@@ -125,7 +126,7 @@ def test_per_step_contributions_of_one_scalar_weight_sum_to_its_gradient_exactly
     loss.backward()
     graph = trace(loss)
     w = cell.weight_hh[0][1]
-    parts = graph.contributions("weight_hh[0,1]")
+    parts = recurrence.contributions(graph, "weight_hh[0,1]")
     assert [c.step for c in parts] == [0, 1, 2, 3]  # one use per step
     # backward added them latest step first, starting from 0.0: the same sum, bit for bit.
     total = 0.0

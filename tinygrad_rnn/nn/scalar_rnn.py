@@ -22,11 +22,11 @@ Scopes and roles (what the graph tools and drawings read):
   the forget gate, so ``viz.draw(graph, detail="scope")`` draws one node per neuron per step.
 * Nodes that mean something in the equations carry a :class:`~tinygrad_rnn.autograd.Role` whose
   ``index`` is the unit: ``Role("h", 3, "state", (0,))`` reads ``h_3[0]``, ``Role("f", 3, "gate",
-  (1,))`` reads ``f_3[1]``. Steps are the scope's steps (0, 1, ...): step ``t`` reads ``h_{t-1}``
-  and makes ``h_t``. The projections of neuron j are ``W_ih·x_t[j]`` and ``W_hh·h_{t-1}[j]``
-  (``W_hh·h_2[0]`` is used at step 3; PyTorch's row index, so LSTM's forget rows are ``H..2H-1``),
-  the initial state is ``h_init[j]`` / ``c_init[j]`` and the inputs ``x_t[k]``. Products and
-  partial sums inside a dot product have no role (``role is None``).
+  (1,))`` reads ``f_3[1]``. Subscripts follow the equations, as in the tensor layers: the initial
+  state is ``h_0[j]`` (``c_0[j]``), and the step run inside ``scope(step=t)`` (``t`` from 0) reads
+  ``x_(t+1)[k]`` and ``h_t[k]`` and writes ``h_(t+1)[j]``. The projections of row r are
+  ``W_ih·x_(t+1)[r]`` and ``W_hh·h_t[r]`` (PyTorch's row index, so LSTM's forget rows are
+  ``H..2H-1``). Products and partial sums inside a dot product have no role (``role is None``).
 * Weights are leaves named like PyTorch's entries: ``weight_hh[0,1]`` is ``weight_hh[0][1]``, with
   role ``Role("weight_hh", None, "parameter", (0, 1))``.
 """
@@ -54,6 +54,11 @@ def _dot(row: list[Value], inputs: list[Value], bias: Value | None) -> Value:
     return total + bias if bias is not None else total
 
 
+def _next(t: int | None) -> int | None:
+    """The subscript of what the step run in ``scope(step=t)`` writes: ``h_(t+1)`` (``None`` outside a step)."""
+    return None if t is None else t + 1
+
+
 def _numbers(values: list, field: str) -> np.ndarray:
     """A parameter's Values (a list, or a list of rows) as a float64 array of their ``data`` or ``grad``."""
     return np.array(
@@ -62,7 +67,7 @@ def _numbers(values: list, field: str) -> np.ndarray:
 
 
 def _tag(node: Value, name: str, step: int | None, kind: str, *index: int) -> Value:
-    node.role = Role(name, step, kind, index)
+    node.role = Role(name, step, kind, index=index)
     return node
 
 
@@ -159,11 +164,11 @@ class _ScalarCell:
                     item.data = float(row)
 
     def _inputs(self, x: Sequence, state, t: int | None) -> tuple[list[Value], list[list[Value]]]:
-        """Check sizes; numbers become leaf Values (inputs ``x_t[k]``, initial state ``h_init[j]``)."""
+        """Check sizes; numbers become leaf Values (inputs ``x_(t+1)[k]``, initial state ``h_0[j]``)."""
         where = f"scalar {type(self).__name__}"
         if len(x) != self.input_size:
             raise ShapeError(f"{where}: input has {len(x)} numbers, expected input_size={self.input_size}")
-        x = [v if isinstance(v, Value) else _tag(Value(v), "x", t, "input", k) for k, v in enumerate(x)]
+        x = [v if isinstance(v, Value) else _tag(Value(v), "x", _next(t), "input", k) for k, v in enumerate(x)]
         names = ("h", "c")[: self.n_states]
         if state is None:
             state = [[0.0] * self.hidden_size for _ in names]
@@ -175,18 +180,17 @@ class _ScalarCell:
         for name, s in zip(names, state):
             if len(s) != self.hidden_size:
                 raise ShapeError(f"{where}: state {name} has {len(s)} numbers, expected hidden_size={self.hidden_size}")
-            init = f"{name}_init"
             states.append(
-                [v if isinstance(v, Value) else _tag(Value(v), init, None, "initial_state", j) for j, v in enumerate(s)]
+                [v if isinstance(v, Value) else _tag(Value(v), name, 0, "initial_state", j) for j, v in enumerate(s)]
             )
         return x, states
 
     def _preactivation(self, r: int, x: list[Value], h: list[Value], t: int | None) -> tuple[Value, Value]:
-        """Row ``r``'s two projections: (W_ih x_t + b_ih)[r] and (W_hh h_{t-1} + b_hh)[r]."""
+        """Row ``r``'s two projections: (W_ih x_(t+1) + b_ih)[r] and (W_hh h_t + b_hh)[r]."""
         b_ih = self.bias_ih[r] if self.bias_ih is not None else None
         b_hh = self.bias_hh[r] if self.bias_hh is not None else None
-        wx = _tag(_dot(self.weight_ih[r], x, b_ih), "W_ih·x", t, "projection", r)
-        wh = _tag(_dot(self.weight_hh[r], h, b_hh), "W_hh·h", None if t is None else t - 1, "projection", r)
+        wx = _tag(_dot(self.weight_ih[r], x, b_ih), "W_ih·x", _next(t), "projection", r)
+        wh = _tag(_dot(self.weight_hh[r], h, b_hh), "W_hh·h", t, "projection", r)
         return wx, wh
 
     def __repr__(self) -> str:
@@ -221,12 +225,13 @@ class RNNCell(_ScalarCell):
         """One step: the new hidden state, a list of ``hidden_size`` Values."""
         t = current_scope().step
         x, (h,) = self._inputs(x, h, t)
+        s = _next(t)  # the subscript of what this step writes
         out = []
         for j in range(self.hidden_size):
             with scope(f"h[{j}]"):
                 wx, wh = self._preactivation(j, x, h, t)
-                a = _tag(wx + wh, "a", t, "preactivation", j)
-                out.append(_tag(a.tanh() if self.nonlinearity == "tanh" else a.relu(), "h", t, "state", j))
+                a = _tag(wx + wh, "a", s, "preactivation", j)
+                out.append(_tag(a.tanh() if self.nonlinearity == "tanh" else a.relu(), "h", s, "state", j))
         return out
 
 
@@ -264,19 +269,20 @@ class LSTMCell(_ScalarCell):
         """One step: ``(h_t, c_t)``, each a list of ``hidden_size`` Values."""
         t = current_scope().step
         x, (h, c) = self._inputs(x, state, t)
+        s = _next(t)  # the subscript of what this step writes
         H = self.hidden_size
         gate = {}
         for g, (name, kind, squash) in enumerate(_LSTM_ROWS):
             for j in range(H):
                 with scope(f"{name}[{j}]"):
                     wx, wh = self._preactivation(g * H + j, x, h, t)
-                    gate[name, j] = _tag(squash(wx + wh), name, t, kind, j)
+                    gate[name, j] = _tag(squash(wx + wh), name, s, kind, j)
         h_next, c_next = [], []
         for j in range(H):
             with scope(f"c[{j}]"):  # the additive path that lets gradients pass through time
-                c_j = _tag(gate["f", j] * c[j] + gate["i", j] * gate["g", j], "c", t, "state", j)
+                c_j = _tag(gate["f", j] * c[j] + gate["i", j] * gate["g", j], "c", s, "state", j)
             with scope(f"h[{j}]"):
-                h_j = _tag(gate["o", j] * c_j.tanh(), "h", t, "state", j)
+                h_j = _tag(gate["o", j] * c_j.tanh(), "h", s, "state", j)
             c_next.append(c_j)
             h_next.append(h_j)
         return h_next, c_next
@@ -305,20 +311,21 @@ class GRUCell(_ScalarCell):
         """One step: the new hidden state, a list of ``hidden_size`` Values."""
         t = current_scope().step
         x, (h,) = self._inputs(x, h, t)
+        s = _next(t)  # the subscript of what this step writes
         H = self.hidden_size
         out = []
         for j in range(H):
             with scope(f"r[{j}]"):
                 wx, wh = self._preactivation(j, x, h, t)
-                r = _tag((wx + wh).sigmoid(), "r", t, "gate", j)
+                r = _tag((wx + wh).sigmoid(), "r", s, "gate", j)
             with scope(f"z[{j}]"):
                 wx, wh = self._preactivation(H + j, x, h, t)
-                z = _tag((wx + wh).sigmoid(), "z", t, "gate", j)
+                z = _tag((wx + wh).sigmoid(), "z", s, "gate", j)
             with scope(f"n[{j}]"):
                 wx, wh = self._preactivation(2 * H + j, x, h, t)
-                n = _tag((wx + r * wh).tanh(), "n", t, "candidate", j)
+                n = _tag((wx + r * wh).tanh(), "n", s, "candidate", j)
             with scope(f"h[{j}]"):
-                out.append(_tag((1 - z) * n + z * h[j], "h", t, "state", j))
+                out.append(_tag((1 - z) * n + z * h[j], "h", s, "state", j))
         return out
 
 
