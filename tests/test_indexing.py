@@ -128,7 +128,12 @@ def test_bad_index_forms_raise_shape_error(index, message):
         x[index]
 
 
-def test_setitem_is_refused_on_tensors_that_require_grad():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TinygradRNNError, match="in-place"):
-        x[0] = 5.0
+def test_setitem_uses_the_same_index_forms_and_refuses_tensors_that_require_grad():
+    x = Tensor(np.zeros((3, 3)))
+    x[((0, 0), (1, 1))] = np.array([5.0, 7.0])  # a repeated element takes the last value, as in numpy
+    assert x.data[0, 1] == 7.0 and x.data.sum() == 7.0
+    with pytest.raises(ShapeError, match="setitem: index"):
+        x[5] = 1.0
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TinygradRNNError, match="in place"):
+        w[0] = 5.0

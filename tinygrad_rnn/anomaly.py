@@ -27,12 +27,13 @@ import linecache
 import os
 import sys
 import weakref
+import zlib
 from collections.abc import Iterator
 
 import numpy as np
 
 from .autograd import STATE
-from .errors import AnomalyError
+from .errors import AnomalyError, GraphError
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _PACKAGE_PREFIX = _PACKAGE_DIR + os.sep
@@ -43,12 +44,10 @@ _ENGINE_FILES = frozenset(
 _MAX_LIBRARY_FRAMES = 4  # layer -> cell -> op call: enough to see which equation made the node
 _MAX_USER_FRAMES = 2  # the line of your code that called the layer, and its caller
 
-_depth = 0  # how many detect_anomaly blocks are open (they nest)
-
 
 def is_anomaly_enabled() -> bool:
-    """Return True inside a :func:`detect_anomaly` block."""
-    return _depth > 0
+    """Return True inside a :func:`detect_anomaly` block of the current thread (the mode is per thread)."""
+    return STATE.anomaly_depth > 0
 
 
 def _creation_site() -> tuple[tuple[str, int, str], ...]:
@@ -112,6 +111,30 @@ def _node_label(node) -> str:
     return f"{kind} of shape {node.data.shape}"
 
 
+def _checksum(values: np.ndarray) -> int:
+    """A CRC of the array's bytes: cheap next to the op, and it changes when any element does."""
+    return zlib.crc32(np.ascontiguousarray(values).view(np.uint8))
+
+
+def _fingerprints(node) -> tuple:
+    """(array, checksum) of each input whose values the op's backward reads."""
+    return tuple((p.data, _checksum(p.data)) for p in node.parents)
+
+
+def _check_fingerprints(child, saved: tuple, site) -> None:
+    for index, (parent, (array, checksum)) in enumerate(zip(child.parents, saved)):
+        if parent.data is not array or _checksum(parent.data) != checksum:
+            how = "rebound to another array" if parent.data is not array else "written into"
+            raise GraphError(
+                f"detect_anomaly: input {index} of op '{child.op}' ({_node_label(parent)}) was changed "
+                f"between forward and backward: its .data was {how} (version {parent._version}, unchanged, "
+                f"because writes through .data are not tracked). The gradient of op '{child.op}' would use "
+                f"the new values. Update tensors in place with t.copy_(), t[i] = v or an optimizer (which "
+                f"the version check sees), or recompute the forward pass.\nThe op was created at:\n"
+                f"{_format_site(site)}"
+            )
+
+
 def _finite(values) -> bool:
     return values.dtype.kind != "f" or bool(np.isfinite(values).all())
 
@@ -124,19 +147,26 @@ def detect_anomaly() -> Iterator[None]:
     time step) and the lines of code that created it. Checking every node costs roughly a
     ``np.isfinite`` per op plus a stack walk per node, so keep it for debugging runs.
 
+    It also catches values changed behind autograd's back: for each op whose backward reads its
+    inputs, a checksum of those inputs is kept, and backward raises :class:`GraphError` if one was
+    written into (or rebound) through ``.data`` since. Outside the block, as in PyTorch, a write
+    through ``.data`` is not seen (in-place methods and optimizers are always seen, by version).
+    Run both the forward and the backward pass inside the block for this check.
+
     Yields:
         Nothing; the checks are active until the block exits (also on error).
 
     Raises:
         AnomalyError: when an op's result or a gradient along an edge contains NaN or Inf.
+        GraphError: when an input an op saved for backward was changed through ``.data``.
 
     Example:
         >>> with detect_anomaly():
         ...     loss = model(x).sum()
         ...     loss.backward()      # AnomalyError: backward of op 'matmul' ... time step 12 ...
     """
-    global _depth
     sites: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # saved inputs' checksums
     previous_node_hook, previous_edge_hook = STATE.node_hook, STATE.edge_hook
 
     def node_hook(node) -> None:
@@ -144,6 +174,8 @@ def detect_anomaly() -> Iterator[None]:
             previous_node_hook(node)
         site = _creation_site()
         sites[node] = site
+        if node._saved_versions is not None:  # its backward reads its inputs: remember what they were
+            fingerprints[node] = _fingerprints(node)
         if _finite(node.data):
             return
         origin = ""
@@ -160,6 +192,9 @@ def detect_anomaly() -> Iterator[None]:
         )
 
     def edge_hook(child, parent, index, grad) -> None:
+        saved = fingerprints.get(child)
+        if saved is not None:
+            _check_fingerprints(child, saved, sites.get(child))
         if grad.dtype.kind == "f" and not np.isfinite(grad).all():
             raise AnomalyError(
                 f"detect_anomaly: backward of op '{child.op}' in {_format_scope(child)} sent "
@@ -171,10 +206,10 @@ def detect_anomaly() -> Iterator[None]:
             previous_edge_hook(child, parent, index, grad)
 
     STATE.node_hook, STATE.edge_hook = node_hook, edge_hook
-    _depth += 1
+    STATE.anomaly_depth += 1
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             yield
     finally:
-        _depth -= 1
+        STATE.anomaly_depth -= 1
         STATE.node_hook, STATE.edge_hook = previous_node_hook, previous_edge_hook

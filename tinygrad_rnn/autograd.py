@@ -15,6 +15,7 @@ exposes the same small interface, which is all that ``graph`` and ``viz`` read:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -75,9 +76,9 @@ class Role(NamedTuple):
 
 
 class _State:
-    """Global engine state, kept in one object so hot paths read a single attribute."""
+    """The engine state of one thread, kept in one object so hot paths read a single attribute."""
 
-    __slots__ = ("grad_enabled", "scope", "edge_hook", "node_hook")
+    __slots__ = ("grad_enabled", "scope", "edge_hook", "node_hook", "anomaly_depth")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -87,9 +88,38 @@ class _State:
         self.edge_hook = None
         # node_hook(node) sees each node as it is created (anomaly detection, tracing of creation sites).
         self.node_hook = None
+        self.anomaly_depth = 0  # how many detect_anomaly blocks are open in this thread (they nest)
 
 
-STATE = _State()
+class _PerThread(threading.local):
+    """Each thread's own :class:`_State`, as PyTorch's grad mode is thread-local.
+
+    ``no_grad()``, ``scope()``, ``detect_anomaly()`` and gradient recording in one thread never change
+    what another thread records. Every thread starts with gradients on, the root scope and no
+    observers, whatever the thread that started it was doing. Hot paths read ``PER_THREAD.state``
+    once per node (one thread-local lookup, then plain slots).
+    """
+
+    def __init__(self) -> None:
+        self.state = _State()
+
+
+PER_THREAD = _PerThread()
+
+
+class _CurrentThreadState:
+    """``STATE.x`` reads and writes ``x`` of the calling thread's state (for code off the hot path)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str):
+        return getattr(PER_THREAD.state, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(PER_THREAD.state, name, value)
+
+
+STATE = _CurrentThreadState()
 
 
 def is_grad_enabled() -> bool:
@@ -99,7 +129,7 @@ def is_grad_enabled() -> bool:
 
 @contextlib.contextmanager
 def set_grad_enabled(mode: bool) -> Iterator[None]:
-    """Context manager that turns graph recording on or off, restoring the old mode on exit."""
+    """Context manager that turns graph recording on or off in this thread, restoring the old mode on exit."""
     previous = STATE.grad_enabled
     STATE.grad_enabled = bool(mode)
     try:

@@ -85,7 +85,7 @@ def add(a, b) -> Tensor:
     def backward(g):
         return g, g
 
-    return _make(_binary("add", np.add, a, b), "add", (a, b), backward)
+    return _make(_binary("add", np.add, a, b), "add", (a, b), backward, saves_inputs=False)
 
 
 @register("sub")
@@ -96,7 +96,7 @@ def sub(a, b) -> Tensor:
     def backward(g):
         return g, -g
 
-    return _make(_binary("sub", np.subtract, a, b), "sub", (a, b), backward)
+    return _make(_binary("sub", np.subtract, a, b), "sub", (a, b), backward, saves_inputs=False)
 
 
 @register("mul")
@@ -146,7 +146,7 @@ def neg(a: Tensor) -> Tensor:
     def backward(g):
         return (-g,)
 
-    return _make(-a.data, "neg", (a,), backward)
+    return _make(-a.data, "neg", (a,), backward, saves_inputs=False)
 
 
 def _column_major(x: np.ndarray) -> bool:
@@ -230,7 +230,7 @@ def exp(a: Tensor) -> Tensor:
     def backward(g):
         return (g * out,)
 
-    return _make(out, "exp", (a,), backward)
+    return _make(out, "exp", (a,), backward, saves_inputs=False)
 
 
 @register("log")
@@ -251,7 +251,7 @@ def sqrt(a: Tensor) -> Tensor:
     def backward(g):
         return (g * 0.5 / out,)
 
-    return _make(out, "sqrt", (a,), backward)
+    return _make(out, "sqrt", (a,), backward, saves_inputs=False)
 
 
 @register("tanh")
@@ -262,7 +262,7 @@ def tanh(a: Tensor) -> Tensor:
     def backward(g):
         return (g * (1 - out * out),)
 
-    return _make(out, "tanh", (a,), backward)
+    return _make(out, "tanh", (a,), backward, saves_inputs=False)
 
 
 _EXP_LIMIT: dict = {}  # per dtype: the most negative x for which e**-x is still finite (with margin)
@@ -297,7 +297,7 @@ def sigmoid(a: Tensor) -> Tensor:
     def backward(g):
         return (g * out * (1 - out),)
 
-    return _make(out, "sigmoid", (a,), backward)
+    return _make(out, "sigmoid", (a,), backward, saves_inputs=False)
 
 
 @register("softplus")
@@ -366,7 +366,7 @@ def where(condition, a, b) -> Tensor:
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
     if cond.dtype.kind not in "biuf":  # np.asarray("no", dtype=bool) would silently be True
         raise DTypeError(f"where: condition must be a boolean tensor or array, got dtype {cond.dtype}")
-    cond = cond.astype(bool, copy=False)
+    cond = cond.astype(bool)  # a copy: the caller may reuse their mask before backward
     try:
         out = np.where(cond, a.data, b.data)
     except ValueError:
@@ -377,7 +377,7 @@ def where(condition, a, b) -> Tensor:
     def backward(g):
         return g * cond, g * ~cond
 
-    return _make(out, "where", (a, b), backward)
+    return _make(out, "where", (a, b), backward, saves_inputs=False)
 
 
 @register("clip")
@@ -424,7 +424,7 @@ def astype(a: Tensor, dtype) -> Tensor:
     def backward(g):
         return (g.astype(a.data.dtype),)
 
-    return _make(a.data.astype(dtype), "astype", (a,), backward)
+    return _make(a.data.astype(dtype), "astype", (a,), backward, saves_inputs=False)
 
 
 # ---------------------------------------------------------------------------------- reductions
@@ -457,7 +457,7 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 -
     def backward(g):
         return (np.broadcast_to(_expand_reduced(g, a, axis, keepdims), a.shape),)
 
-    return _make(np.sum(a.data, axis=axis, keepdims=keepdims), "sum", (a,), backward)
+    return _make(np.sum(a.data, axis=axis, keepdims=keepdims), "sum", (a,), backward, saves_inputs=False)
 
 
 @register("mean")
@@ -474,7 +474,7 @@ def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     def backward(g):
         return (np.broadcast_to(_expand_reduced(g, a, axis, keepdims) / count, a.shape),)
 
-    return _make(out, "mean", (a,), backward)
+    return _make(out, "mean", (a,), backward, saves_inputs=False)
 
 
 @register("max")
@@ -508,7 +508,7 @@ def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     def backward(g):
         return (g.reshape(a.shape),)
 
-    return _make(out, "reshape", (a,), backward)
+    return _make(out, "reshape", (a,), backward, saves_inputs=False, view_of=a)
 
 
 @register("transpose")
@@ -525,7 +525,7 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     def backward(g):
         return (np.transpose(g, inverse),)
 
-    return _make(out, "transpose", (a,), backward)
+    return _make(out, "transpose", (a,), backward, saves_inputs=False, view_of=a)
 
 
 _BASIC = (slice, int)  # index parts that never repeat an element (the fast path)
@@ -592,7 +592,7 @@ def getitem(a: Tensor, index) -> Tensor:
         np.add.at(full, index, g)  # unbuffered: a repeated element receives every contribution
         return (full,)
 
-    return _make(out, "getitem", (a,), backward)
+    return _make(out, "getitem", (a,), backward, saves_inputs=False, view_of=None if advanced else a)
 
 
 def _normalise_axis(op: str, axis: int, ndim: int) -> int:
@@ -635,7 +635,7 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     def backward(g):
         return tuple(np.split(g, bounds, axis=axis))
 
-    return _make(np.concatenate([t.data for t in tensors], axis=axis), "cat", tensors, backward)
+    return _make(np.concatenate([t.data for t in tensors], axis=axis), "cat", tensors, backward, saves_inputs=False)
 
 
 @register("stack")
@@ -654,7 +654,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     def backward(g):
         return tuple(np.moveaxis(g, axis, 0))
 
-    return _make(np.stack([t.data for t in tensors], axis=axis), "stack", tensors, backward)
+    return _make(np.stack([t.data for t in tensors], axis=axis), "stack", tensors, backward, saves_inputs=False)
 
 
 def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
@@ -710,7 +710,7 @@ def softmax(a: Tensor, axis: int = -1) -> Tensor:
     def backward(g):
         return (out * (g - np.sum(g * out, axis=axis, keepdims=True)),)
 
-    return _make(out, "softmax", (a,), backward)
+    return _make(out, "softmax", (a,), backward, saves_inputs=False)
 
 
 @register("log_softmax")
@@ -725,4 +725,4 @@ def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     def backward(g):
         return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
 
-    return _make(out, "log_softmax", (a,), backward)
+    return _make(out, "log_softmax", (a,), backward, saves_inputs=False)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .errors import ArgumentError, CheckpointError, ShapeError
-from .tensor import Tensor
+from .tensor import Tensor, bump_version
 
 
 class Optimizer:
@@ -67,6 +67,7 @@ class Optimizer:
                     f"but the parameter has shape {p.data.shape}"
                 )
             self._update(p, p.grad, self.state[i])
+            bump_version(p)  # graphs that saved p's old values now refuse to backward (GraphError)
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
         raise NotImplementedError

@@ -11,7 +11,7 @@ import itertools
 import math
 from operator import attrgetter
 
-from .autograd import STATE
+from .autograd import PER_THREAD
 from .errors import ArgumentError, DTypeError
 
 
@@ -47,7 +47,7 @@ def _node(data: float, op: str, p0: Value | None, d0: float, p1: Value | None = 
     out._d0 = d0
     out._d1 = d1
     out.op = op
-    out.scope = STATE.scope
+    out.scope = PER_THREAD.state.scope
     out.name = None
     out.role = None
     out._seq = _next_seq()
@@ -84,7 +84,7 @@ class Value:
         self._p0 = self._p1 = None  # an op's inputs (None when there is no such input)
         self._d0 = self._d1 = 0.0  # d out / d _p0 and d out / d _p1
         self.op = ""
-        self.scope = STATE.scope
+        self.scope = PER_THREAD.state.scope
         self.name = name
         self.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
         self._seq = _next_seq()

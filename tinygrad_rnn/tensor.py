@@ -7,13 +7,14 @@ holds the node type, the backward pass and the PyTorch-style methods that call t
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 
 import numpy as np
 
-from .autograd import STATE, Role
+from .autograd import PER_THREAD, STATE, Role
 from .errors import DTypeError, GraphError, ShapeError
 
 _FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
@@ -22,6 +23,12 @@ _add = np.add
 # parents, so backward can visit nodes newest first instead of sorting the graph (see _run_backward).
 _next_seq = itertools.count().__next__
 _new_object = object.__new__
+# Backward passes run one at a time: a pass adds into ``.grad`` arrays that a pass in another thread
+# (through a shared graph, retain_graph=True, or shared parameters) may be adding into too, and numpy
+# releases the GIL inside large additions. One lock per pass costs less than one per accumulation.
+# Forward passes, which are most of the work, still run concurrently.
+_BACKWARD_LOCK = threading.RLock()
+_lock_backward, _unlock_backward = _BACKWARD_LOCK.acquire, _BACKWARD_LOCK.release
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -96,6 +103,8 @@ class Tensor:
         "_retains_grad",
         "_hooks",
         "_seq",
+        "_vc",
+        "_saved_versions",
         "__weakref__",
     )
     __array_priority__ = 1000  # so ``ndarray + Tensor`` defers to Tensor.__radd__
@@ -105,18 +114,27 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.parents: tuple[Tensor, ...] = ()
         self.op = ""
-        self.scope = STATE.scope
+        self.scope = PER_THREAD.state.scope
         self.name: str | None = None
         self.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
         self._backward = None
         self._retains_grad = False
         self._hooks: list | None = None
         self._seq = _next_seq()
+        # The version counter: bumped by every in-place update the library makes (see bump_version).
+        # A one-element list, so a view (t.T, t[1:], t.detach()) can share its base's counter, as in PyTorch.
+        self._vc = [0]
+        self._saved_versions = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     # ----------------------------------------------------------------------------------- basics
+    @property
+    def _version(self) -> int:
+        """How many in-place updates this tensor's memory has had (shared with its views), as PyTorch's."""
+        return self._vc[0]
+
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of ``data``."""
@@ -206,6 +224,7 @@ class Tensor:
         subscript, a weak reference to the source as ``origin``), so tools can show truncated-BPTT cuts.
         """
         out = Tensor(self.data)
+        out._vc = self._vc  # same memory, same version counter (as torch's detach)
         source = self.role
         out.role = Role(
             source.name if source is not None else "detached",
@@ -297,7 +316,11 @@ class Tensor:
                     ) from None
             if grad.shape != self.data.shape:
                 raise ShapeError(f"backward: grad has shape {grad.shape}, expected the output's shape {self.shape}")
-        _run_backward(self, grad, retain_graph)
+        _lock_backward()  # re-entrant: a hook may run a backward pass of its own
+        try:
+            _run_backward(self, grad, retain_graph)
+        finally:
+            _unlock_backward()
 
     # ------------------------------------------------------------------------------- operators
     def __add__(self, other):
@@ -343,11 +366,84 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        raise GraphError(
-            f"setitem: tensors do not support in-place assignment (t[{index!r:.40}] = ...): an in-place write "
-            f"would change values the graph saved for backward. Build a new tensor instead, e.g. "
-            f"where(mask, value, t) or cat([...]); to change data outside the graph, write into t.data"
-        )
+        """``t[index] = value`` in place, as in PyTorch: allowed on tensors outside the graph.
+
+        Refused (:class:`GraphError`) on a non-leaf that requires grad, and on a leaf that requires
+        grad unless gradients are off (``with no_grad():``, as an optimizer's update). The version
+        goes up, so a graph that saved ``t`` refuses to backward through the old values.
+        """
+        self._check_inplace("setitem")
+        from .ops import _index_parts  # the same index rules as reading
+
+        try:
+            parts, _ = _index_parts(index)
+            self.data[parts] = _data(value)
+        except IndexError as err:
+            raise ShapeError(f"setitem: index {index!r} is invalid for a tensor of shape {self.shape}: {err}") from None
+        except ValueError as err:
+            raise ShapeError(
+                f"setitem: cannot assign {_data(value)!r:.60} to t[{index!r}] of shape {self.shape}: {err}"
+            ) from None
+        except TypeError as err:
+            raise DTypeError(
+                f"setitem: cannot assign {type(value).__name__} to a tensor of dtype {self.dtype}: {err}"
+            ) from None
+        bump_version(self)
+
+    # ----------------------------------------------------------------------------- in place
+    def _check_inplace(self, where: str) -> None:
+        if not self.requires_grad:
+            return
+        if self.parents:
+            raise GraphError(
+                f"{where}: in-place update of the result of op '{self.op}', which requires grad, is not "
+                f"supported: it would change values saved for backward. Make a new tensor instead"
+            )
+        if STATE.grad_enabled:
+            raise GraphError(
+                f"{where}: a leaf tensor that requires grad cannot be updated in place while gradients are "
+                f"recorded (as in PyTorch); do it inside `with no_grad():`, as optimizers do"
+            )
+
+    def _inplace(self, where: str, ufunc, other) -> Tensor:
+        self._check_inplace(where)
+        value = _data(other)
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except ValueError:
+            raise ShapeError(
+                f"{where}: an operand of shape {np.shape(value)} cannot be broadcast to the tensor's shape {self.shape}"
+            ) from None
+        except TypeError as err:  # numpy's UFuncTypeError (a casting error) is a TypeError
+            raise DTypeError(
+                f"{where}: cannot update a tensor of dtype {self.dtype} in place with {value!r:.40}: {err}"
+            ) from None
+        bump_version(self)
+        return self
+
+    def add_(self, other) -> Tensor:
+        """``t += other`` in place (no graph is recorded); returns ``t``. See :meth:`__setitem__` for the rules."""
+        return self._inplace("add_", np.add, other)
+
+    def sub_(self, other) -> Tensor:
+        """``t -= other`` in place (no graph is recorded); returns ``t``."""
+        return self._inplace("sub_", np.subtract, other)
+
+    def mul_(self, other) -> Tensor:
+        """``t *= other`` in place (no graph is recorded); returns ``t``."""
+        return self._inplace("mul_", np.multiply, other)
+
+    def copy_(self, other) -> Tensor:
+        """Copy ``other``'s values into ``t`` in place (broadcasting, in ``t``'s dtype); returns ``t``."""
+        return self._inplace("copy_", _copy_ufunc, other)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place; returns ``t``."""
+        return self._inplace("zero_", _copy_ufunc, 0)
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to ``value`` in place; returns ``t``."""
+        return self._inplace("fill_", _copy_ufunc, value)
 
     # Comparisons give plain boolean tensors (no gradient), for masks and ``where``.
     def __lt__(self, other):
@@ -488,6 +584,11 @@ class Tensor:
         return _ops.astype(self, dtype)
 
 
+def _copy_ufunc(target: np.ndarray, value, out: np.ndarray, casting: str) -> None:
+    """``np.copyto`` with a ufunc's signature, so ``copy_`` shares ``_inplace``'s checks."""
+    np.copyto(out, value, casting=casting)
+
+
 def _data(x):
     """The ndarray inside ``x`` if it is a Tensor, else ``x`` itself."""
     return x.data if isinstance(x, Tensor) else x
@@ -564,6 +665,49 @@ def _scatter_slice(parent: Tensor, piece: _SliceGrad, grads: dict, owned: set, h
     grads[key] = buffer
 
 
+def bump_version(t: Tensor) -> None:
+    """Record that ``t.data`` was changed in place (call it after every in-place update you make).
+
+    Every in-place update the library makes calls it: optimizer steps, ``Module.load_state_dict``,
+    ``t[i] = v`` and the in-place methods (``add_``, ``copy_``, ...). An op that saved ``t`` for its
+    backward then refuses to run on the new values (:class:`GraphError`), as PyTorch's version
+    counter does. Writing into ``t.data`` directly is not seen (see :func:`detect_anomaly`).
+    """
+    t._vc[0] += 1
+
+
+def _describe(t: Tensor) -> str:
+    """Name a tensor for an error: a parameter by its name; a view (``w.T``) by the tensor it views."""
+    views = []
+    while t.parents and t.parents[0]._vc is t._vc:  # a view shares its base's counter: name the base
+        views.append(t.op)
+        t = t.parents[0]
+    if t.name:
+        kind = f"parameter '{t.name}'"
+    elif t.op:
+        kind = f"the result of op '{t.op}'"
+    else:
+        kind = "a leaf tensor"
+    through = f" (seen through the view{'s' if len(views) > 1 else ''} {', '.join(reversed(views))})" if views else ""
+    return f"{kind} of shape {t.data.shape}{through}"
+
+
+def _modified_error(node: Tensor, saved: tuple[int, ...]) -> GraphError:
+    """The error for a saved input that was updated in place between forward and backward."""
+    for index, (parent, version) in enumerate(zip(node.parents, saved)):
+        if parent._version != version:
+            where = node.scope.path or "<top level>"
+            step = "" if node.scope.step is None else f", time step {node.scope.step}"
+            return GraphError(
+                f"backward: input {index} of op '{node.op}' (scope '{where}'{step}), {_describe(parent)}, "
+                f"was modified by an in-place operation after the op saved it for backward: it is at "
+                f"version {parent._version}, but the op saved version {version}. In-place updates "
+                f"(optimizer.step(), load_state_dict, t[i] = v, t.add_(...)) change values the gradient "
+                f"formula needs; run the forward pass again after the update, or update after backward"
+            )
+    return GraphError(f"backward: a saved input of op '{node.op}' changed version")  # not reached
+
+
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order.
 
@@ -571,7 +715,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     its parents, so when a node comes off the heap every node that used it has already sent its
     gradient. This is Kahn's order without a separate pass over the graph to sort it first.
     """
-    edge_hook = STATE.edge_hook
+    edge_hook = PER_THREAD.state.edge_hook
     grads = {}  # gradients waiting for their node, by id
     # ids of gradient buffers this pass allocated itself (sums): only those may be added to in place.
     owned = set()
@@ -617,6 +761,9 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 f"backward: trying to backward through the graph a second time (op '{node.op}' "
                 f"already released its saved values); pass retain_graph=True to the first backward"
             )
+        saved = node._saved_versions
+        if saved is not None and saved != _versions(parents):
+            raise _modified_error(node, saved)
         parent_grads = backward(g)
         if not retain_graph:
             node._backward = _FREED
@@ -693,9 +840,33 @@ def make_node(data, op: str, parents: Sequence[Tensor], backward: Callable) -> T
     return _make(np.asarray(data), op, parents, backward)
 
 
-def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tensor:
-    """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it."""
-    state = STATE
+def _versions(parents: tuple) -> tuple[int, ...]:
+    """The version of each parent (written out for 1 and 2 parents: this runs once per recorded op)."""
+    if len(parents) == 2:
+        return (parents[0]._vc[0], parents[1]._vc[0])
+    if len(parents) == 1:
+        return (parents[0]._vc[0],)
+    return tuple([p._vc[0] for p in parents])
+
+
+def _make(
+    data: np.ndarray, op: str, parents: tuple, backward: Callable, saves_inputs: bool = True, view_of=None
+) -> Tensor:
+    """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it.
+
+    Args:
+        data: the result.
+        op: the op's name.
+        parents: the input tensors.
+        backward: ``backward(g)`` returning one gradient (or None) per parent.
+        saves_inputs: whether ``backward`` reads the parents' data. Then their versions are
+            recorded, and backward refuses to run if one was updated in place since (say False only
+            for ops such as add or reshape whose gradient does not depend on the inputs' values).
+        view_of: the parent whose memory ``data`` is a view of (transpose, reshape, basic slices): the
+            result then shares that parent's version counter, as PyTorch's views do, so an in-place
+            update of the base is seen by every graph that saved the view, and the other way round.
+    """
+    state = PER_THREAD.state
     tracked = False
     if state.grad_enabled:
         for parent in parents:  # a plain loop: cheaper than any() over a generator for 1-2 parents
@@ -711,15 +882,23 @@ def _make(data: np.ndarray, op: str, parents: tuple, backward: Callable) -> Tens
     out._retains_grad = False
     out._hooks = None
     out._seq = _next_seq()
+    out._vc = [0] if view_of is None else view_of._vc  # a view shares its base's version counter
     out.op = op
     if tracked:
         out.requires_grad = True
         out.parents = parents
         out._backward = backward
+        if not saves_inputs:
+            out._saved_versions = None
+        elif len(parents) == 2:  # _versions(parents), inlined: this runs once per recorded op
+            out._saved_versions = (parents[0]._vc[0], parents[1]._vc[0])
+        else:
+            out._saved_versions = _versions(parents)
     else:
         out.requires_grad = False
         out.parents = ()
         out._backward = None
+        out._saved_versions = None
     if state.node_hook is not None:
         state.node_hook(out)
     return out

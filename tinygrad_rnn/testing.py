@@ -21,10 +21,12 @@ What is here:
   (log, sqrt, the base of pow), :func:`nonzero_arrays` (divisors), :func:`off_lattice_arrays` (away
   from the kinks of relu/abs/clip), :func:`interleaved_arrays` (no ties for maximum/minimum),
   :func:`distinct_arrays` (a unique max), :func:`well_conditioned_matrices`;
-* indices: :func:`axes`, :func:`indices`, :func:`repeated_index_arrays`, :func:`embedding_indices`;
+* indices: :func:`axes`, :func:`indices`, :func:`repeated_index_arrays`, :func:`embedding_indices`,
+  :func:`index_forms` (every form numpy accepts an index in);
 * programs: :func:`expression_programs` (random differentiable expressions), :func:`fuzz_programs`
   (random, often invalid, op sequences), :func:`recurrent_configs` (valid recurrent layers and
-  inputs), :func:`recurrent_calls` (often invalid calls);
+  inputs), :func:`recurrent_calls` (often invalid calls), :func:`thread_programs` (short programs
+  with grad-mode/scope/anomaly contexts, run in several threads at once);
 * assertions: :func:`assert_gradients_match` (gradcheck on every draw) and
   :func:`assert_contributions_sum` (the per-use contributions of a shared parameter sum to its
   ``.grad``);
@@ -75,6 +77,7 @@ __all__ = [
     "recurrent_configs",
     "repeated_index_arrays",
     "shapes",
+    "thread_programs",
     "well_conditioned_matrices",
 ]
 
@@ -472,6 +475,24 @@ def index_forms(draw, shape: tuple[int, ...]):
     if len(parts) == 1 and not isinstance(parts[0], tuple) and draw(st.booleans()):
         return parts[0]
     return tuple(parts)
+
+
+THREAD_MODES = ("plain", "no_grad", "enable_grad_in_no_grad", "scope", "anomaly")
+THREAD_OPS = ("tanh", "sigmoid", "mul2", "add_x", "square")
+
+
+@_composite
+def thread_programs(draw, max_steps: int = 8):
+    """A short straight-line program for thread-safety tests: ``(scope_name, [(mode, op), ...])``.
+
+    Each step applies ``op`` (one of :data:`THREAD_OPS`) to the running tensor inside the context
+    ``mode`` (one of :data:`THREAD_MODES`: grad mode off, back on inside an outer ``no_grad``, a named
+    scope, ``detect_anomaly``). Run the same program in one thread and in several at once: what
+    each step records (requires_grad, scope) and the final gradient must not differ.
+    """
+    pairs = st.tuples(st.sampled_from(THREAD_MODES), st.sampled_from(THREAD_OPS))
+    steps = draw(st.lists(pairs, min_size=1, max_size=max_steps))
+    return draw(st.sampled_from(["enc", "dec", "cell"])), steps
 
 
 # ------------------------------------------------------------------------ conditioned matrices

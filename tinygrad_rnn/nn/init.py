@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ShapeError
 from ..random import get_rng
+from ..tensor import Tensor, bump_version
 
 __all__ = [
     "constant_",
@@ -37,6 +38,8 @@ def _array(tensor, where: str) -> np.ndarray:
     data = getattr(tensor, "data", None)
     if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
         raise ArgumentError(f"{where}: expected a floating-point Tensor or Parameter, got {type(tensor).__name__}")
+    if isinstance(tensor, Tensor):  # every caller writes into ``data`` next: a graph that saved it must not backward
+        bump_version(tensor)
     return data
 
 
@@ -162,6 +165,8 @@ def memory_gate_bias_(module, value: float):
     if not pairs:
         raise ArgumentError(f"memory_gate_bias_: {where} has no biases (built with bias=False)")
     for name_ih, name_hh in pairs:
+        for name in (name_ih, name_hh):
+            bump_version(getattr(module, name))
         getattr(module, name_ih).data[block * H : (block + 1) * H] = value
         getattr(module, name_hh).data[block * H : (block + 1) * H] = 0.0
     return module

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import CheckpointError, DTypeError
-from ..tensor import Tensor
+from ..tensor import Tensor, bump_version
 
 
 class Parameter(Tensor):
@@ -217,6 +217,7 @@ class Module:
         for key, array in arrays.items():
             p = own[key]
             p.data = np.array(array, dtype=p.data.dtype)
+            bump_version(p)  # a graph built on the old values must not backward through the new ones
 
     # ------------------------------------------------------------------------------ utilities
     def zero_grad(self) -> None:
@@ -241,6 +242,7 @@ class Module:
             raise DTypeError(f"{type(self).__name__}.to_dtype: parameters must be floating point, got {dtype}")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
+            bump_version(p)
             if p.grad is not None:
                 p.grad = p.grad.astype(dtype)
         return self
