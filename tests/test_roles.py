@@ -219,3 +219,9 @@ def test_gradient_flow_reads_the_cell_spec_not_the_class_name():
     assert gf.gradient_flow(MyRNN(2, 3), x).factor_norms.shape == (3,)
     assert gf.gradient_flow(nn.GRU(2, 3), x).cell_path_norms is None  # z keeps h itself: no separate path
     assert gf.gradient_flow(nn.LSTM(2, 3), x).cell_path_norms.shape == (4,)
+
+
+def test_tag_makes_a_complete_role_with_every_field_defaulted():
+    with tg.scope(step=2):
+        node = tag(tg.ones(2), "f", "gate")
+    assert node.role == Role("f", 3, "gate") and node.role.label() == "f_3"

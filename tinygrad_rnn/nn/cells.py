@@ -23,8 +23,6 @@ from ..autograd import STATE, Role
 from ..errors import ArgumentError
 from ..tensor import Tensor
 
-_new_role = tuple.__new__
-
 __all__ = ["CELLS", "CellSpec", "cell_spec", "gru_step", "lstm_step", "project", "rnn_step", "tag"]
 
 
@@ -48,8 +46,7 @@ def tag(node: Tensor, name: str, kind: str, lag: int = 0) -> Tensor:
         >>> f = tag(a_f.sigmoid(), "f", "gate")     # f_t = σ(a_f)
     """
     step = STATE.scope.step
-    # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs for every node of a step.
-    node.role = _new_role(Role, (name, None if step is None else step + 1 - lag, kind, None, None))
+    node.role = Role(name, None if step is None else step + 1 - lag, kind)
     return node
 
 
