@@ -34,7 +34,7 @@ from tinygrad_rnn.errors import TinygradRNNError
 from tinygrad_rnn.threads import blas_threads
 
 PROG = "tinygrad-rnn"
-PLUGINS = ("tutorials_cli",)
+PLUGINS = ("tutorials_cli", "explore_cli")
 """Modules of this package that contribute subcommands (skipped when absent)."""
 
 MODELS = ("rnn", "gru", "lstm")

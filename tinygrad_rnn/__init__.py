@@ -20,6 +20,7 @@ from .errors import (
     TinygradRNNError,
 )
 from .gradcheck import gradcheck
+from .monitor import GradientMonitor
 from .ops import cat, chunk, split, stack, where
 from .random import manual_seed
 from .scalar import Value
@@ -34,6 +35,7 @@ __all__ = [
     "CheckpointError",
     "DTypeError",
     "GradcheckError",
+    "GradientMonitor",
     "GraphError",
     "Role",
     "Scope",

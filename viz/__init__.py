@@ -24,6 +24,7 @@ if _MISSING:
     )
 
 from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, common_scale, draw, heat_colour, side_by_side, to_dot  # noqa: E402
+from .explore import Explorer, explore, save_gif  # noqa: E402
 from .plan import DrawOptions, Scale, View, ViewCluster, ViewEdge, ViewNode, plan  # noqa: E402
 from .plots import plot_contributions, plot_gradient_flow, plot_state_gradients, save_figure  # noqa: E402
 
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_NODES",
     "DrawOptions",
     "Drawing",
+    "Explorer",
     "GraphvizNotFoundError",
     "Scale",
     "View",
@@ -39,12 +41,14 @@ __all__ = [
     "ViewNode",
     "common_scale",
     "draw",
+    "explore",
     "heat_colour",
     "plan",
     "plot_contributions",
     "plot_gradient_flow",
     "plot_state_gradients",
     "save_figure",
+    "save_gif",
     "side_by_side",
     "to_dot",
 ]
