@@ -24,7 +24,7 @@ from .monitor import GradientMonitor
 from .ops import cat, chunk, split, stack, where
 from .random import manual_seed
 from .scalar import Value
-from .tensor import Tensor, make_node, ones, randn, tensor, zeros, zeros_like
+from .tensor import Tensor, from_numpy, make_node, ones, randn, tensor, zeros, zeros_like
 from .threads import blas_threads
 
 __version__ = "0.1.0"
@@ -49,6 +49,7 @@ __all__ = [
     "current_scope",
     "detect_anomaly",
     "enable_grad",
+    "from_numpy",
     "gradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",

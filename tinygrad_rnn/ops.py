@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .errors import ArgumentError, DTypeError, ShapeError
-from .tensor import Tensor, _make, _SliceGrad, _unbroadcast
+from .tensor import Tensor, _make, _SliceGrad, _unbroadcast, _wrap
 
 OPS: dict[str, Callable] = {}
 
@@ -56,8 +56,9 @@ def _constant(x, other: Tensor) -> Tensor:
         raise DTypeError(
             f"{op}: cannot use {type(x).__name__} {x!r:.40} as an operand; expected a number, array or Tensor"
         )
+    # A copy: an op may save the operand for backward, and the caller may reuse their array meanwhile.
     if other.data.dtype.kind == "f":
-        return Tensor(np.asarray(x, dtype=other.data.dtype))
+        return _wrap(np.array(x, dtype=other.data.dtype))
     return Tensor(np.asarray(x) if array is None else array)
 
 

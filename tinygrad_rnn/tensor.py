@@ -32,13 +32,23 @@ _lock_backward, _unlock_backward = _BACKWARD_LOCK.acquire, _BACKWARD_LOCK.releas
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
-    """Convert user data to an ndarray: floats default to float64, float arrays keep their dtype."""
+    """Convert user data to a new ndarray: floats default to float64, float arrays keep their dtype.
+
+    The result is always a copy, never the caller's buffer (as ``torch.tensor``): mutating the array
+    you passed in cannot change the tensor, its gradient or a graph that saved it. Use
+    :func:`from_numpy` to share memory on purpose.
+    """
     if isinstance(data, Tensor):
         data = data.data
     try:
-        if dtype is not None and isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-            return np.asarray(data, dtype=dtype)
-        array = np.asarray(data)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind not in "biuf":
+                raise DTypeError(
+                    f"Tensor: dtype={dtype} is refused; expected a float, integer or boolean dtype "
+                    f"(complex numbers, strings and objects are not supported)"
+                )
+        array = np.array(data)  # always a new array, also for an ndarray (or anything numpy can view)
         if array.dtype.kind not in "biuf":  # checked before any cast: None would silently become nan
             raise DTypeError(f"Tensor: cannot make a tensor from data of dtype {array.dtype}; expected numbers")
         if dtype is not None:
@@ -54,6 +64,56 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if array.dtype.kind in "iub" and isinstance(data, np.ndarray | np.generic):
         return array  # integer and boolean arrays stay as they are: indices, targets, masks
     return array.astype(np.float64)  # Python numbers and lists become float64, as documented
+
+
+def _init_leaf(t: Tensor, array: np.ndarray) -> None:
+    """Set up ``t`` as a leaf holding ``array`` itself (no copy): the one place a leaf's fields are set."""
+    t.data = array
+    t.grad = None
+    t.parents = ()
+    t.op = ""
+    t.scope = PER_THREAD.state.scope
+    t.name = None
+    t.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
+    t._backward = None
+    t._retains_grad = False
+    t._hooks = None
+    t._seq = _next_seq()
+    # The version counter: bumped by every in-place update the library makes (see bump_version).
+    # A one-element list, so a view (t.T, t[1:], t.detach()) can share its base's counter, as in PyTorch.
+    t._vc = [0]
+    t._saved_versions = None
+    t.requires_grad = False
+
+
+def _wrap(array: np.ndarray) -> Tensor:
+    """A leaf around an array the library just made (nobody else holds it, so no copy is needed)."""
+    t = _new_object(Tensor)
+    _init_leaf(t, array)
+    return t
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares ``array``'s memory, as ``torch.from_numpy`` (``Tensor(array)`` copies).
+
+    Writes to either are seen by both. An in-place update made through the tensor (``t[i] = v``,
+    ``t.add_``, an optimizer step) is tracked by its version counter; a write through the array is
+    not, like a write through ``.data`` (:func:`tinygrad_rnn.detect_anomaly` catches it).
+
+    Args:
+        array: a numpy array of a float, integer or boolean dtype.
+
+    Returns:
+        A leaf tensor (``requires_grad=False``; call ``.requires_grad_()`` on a float one to train it).
+
+    Raises:
+        DTypeError: if ``array`` is not an ndarray, or has a complex, string or object dtype.
+    """
+    if not isinstance(array, np.ndarray):
+        raise DTypeError(f"from_numpy: expected a numpy ndarray, got {type(array).__name__}; use Tensor(data)")
+    if array.dtype.kind not in "biuf":
+        raise DTypeError(f"from_numpy: cannot share an array of dtype {array.dtype}; expected numbers")
+    return _wrap(array)
 
 
 class Tensor:
@@ -78,8 +138,12 @@ class Tensor:
     for x > 709 (float64) or x > 88 (float32), which is the correct answer in floating point;
     :func:`tinygrad_rnn.detect_anomaly` turns such an inf into an error naming the op.
 
+    Aliasing, as in PyTorch: ``Tensor(array)`` copies (like ``torch.tensor``), so changing the
+    array afterwards cannot change the tensor or its gradient; :meth:`Tensor.from_numpy` shares
+    memory on purpose (like ``torch.from_numpy``); ``detach()``, ``numpy()`` and basic slices share.
+
     Args:
-        data: a number, nested list or numpy array.
+        data: a number, nested list or numpy array (copied).
         requires_grad: record operations on this tensor so ``backward`` can fill ``.grad``.
         dtype: numpy dtype to convert ``data`` to, e.g. ``"float32"``.
 
@@ -110,24 +174,14 @@ class Tensor:
     __array_priority__ = 1000  # so ``ndarray + Tensor`` defers to Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
-        self.data = _to_array(data, dtype)
-        self.grad: np.ndarray | None = None
-        self.parents: tuple[Tensor, ...] = ()
-        self.op = ""
-        self.scope = PER_THREAD.state.scope
-        self.name: str | None = None
-        self.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
-        self._backward = None
-        self._retains_grad = False
-        self._hooks: list | None = None
-        self._seq = _next_seq()
-        # The version counter: bumped by every in-place update the library makes (see bump_version).
-        # A one-element list, so a view (t.T, t[1:], t.detach()) can share its base's counter, as in PyTorch.
-        self._vc = [0]
-        self._saved_versions = None
-        self.requires_grad = False
+        _init_leaf(self, _to_array(data, dtype))
         if requires_grad:
             self.requires_grad_(True)
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> Tensor:
+        """A tensor sharing ``array``'s memory, as ``torch.from_numpy``; see :func:`tinygrad_rnn.from_numpy`."""
+        return from_numpy(array)
 
     # ----------------------------------------------------------------------------------- basics
     @property
@@ -223,7 +277,7 @@ class Tensor:
         The leaf's ``role`` records where it came from (kind ``"detached"``, the source's name and
         subscript, a weak reference to the source as ``origin``), so tools can show truncated-BPTT cuts.
         """
-        out = Tensor(self.data)
+        out = _wrap(self.data)
         out._vc = self._vc  # same memory, same version counter (as torch's detach)
         source = self.role
         out.role = Role(
@@ -598,7 +652,7 @@ def _compare(symbol: str, fn: Callable, a: Tensor, b) -> Tensor:
     """Elementwise comparison giving a boolean tensor; numpy's errors become project errors."""
     other = _data(b)
     try:
-        return Tensor(fn(a.data, other))
+        return _wrap(np.asarray(fn(a.data, other)))
     except ValueError:
         raise ShapeError(
             f"comparison {symbol}: shapes {a.shape} and {np.shape(other)} cannot be broadcast together"
@@ -918,27 +972,38 @@ def _shape_arg(shape: Sequence, where: str = "shape") -> tuple[int, ...]:
     return tuple(shape)
 
 
+def _dtype_arg(dtype, where: str) -> np.dtype:
+    """A dtype argument as a numpy dtype; complex, strings and objects are refused (DTypeError)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as err:
+        raise DTypeError(f"{where}: {dtype!r} is not a dtype numpy knows: {err}") from None
+    if dtype.kind not in "biuf":
+        raise DTypeError(f"{where}: dtype={dtype} is refused; expected a float, integer or boolean dtype")
+    return dtype
+
+
 def zeros(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     """A tensor of zeros of the given shape."""
-    return Tensor(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad=requires_grad)
+    return _wrap(np.zeros(_shape_arg(shape, "zeros"), dtype=_dtype_arg(dtype, "zeros"))).requires_grad_(requires_grad)
 
 
 def ones(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     """A tensor of ones of the given shape."""
-    return Tensor(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad=requires_grad)
+    return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_arg(dtype, "ones"))).requires_grad_(requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros with the shape and dtype of ``t``."""
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+    return _wrap(np.zeros_like(t.data)).requires_grad_(requires_grad)
 
 
 def randn(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     """A tensor of standard normal samples drawn from the generator seeded by :func:`manual_seed`."""
     from .random import get_rng
 
-    data = get_rng().standard_normal(_shape_arg(shape, "randn")).astype(dtype)
-    return Tensor(data, requires_grad=requires_grad)
+    data = get_rng().standard_normal(_shape_arg(shape, "randn")).astype(_dtype_arg(dtype, "randn"))
+    return _wrap(data).requires_grad_(requires_grad)
 
 
 from . import ops as _ops  # noqa: E402  (ops needs Tensor, so it is imported last)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..errors import CheckpointError, DTypeError
-from ..tensor import Tensor, bump_version
+from ..tensor import Tensor, _init_leaf, bump_version
 
 
 class Parameter(Tensor):
@@ -38,7 +38,7 @@ class Parameter(Tensor):
     name in the outermost module, so graphs can label it (``"lstm.weight_hh_l0"``).
 
     Args:
-        data: a number, nested list, numpy array or Tensor (its data is used, not copied).
+        data: a number, nested list or numpy array (copied), or a Tensor (its memory is shared).
         requires_grad: whether the optimizer should train it (default True).
 
     Example:
@@ -50,9 +50,11 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True) -> None:
-        if isinstance(data, Tensor):
-            data = data.data
-        super().__init__(data, requires_grad=False)
+        if isinstance(data, Tensor):  # shares the tensor's memory and version counter, as torch.nn.Parameter
+            _init_leaf(self, data.data)
+            self._vc = data._vc
+        else:
+            super().__init__(data, requires_grad=False)  # an array or list is copied, as by Tensor()
         if self.data.dtype.kind != "f":
             raise DTypeError(f"Parameter: parameters must be floating point, got dtype {self.data.dtype}")
         self.requires_grad = bool(requires_grad)

@@ -123,4 +123,4 @@ def tbptt_chunks(*sequences, k: int, axis: int = 0) -> Iterator[tuple]:
 def _time_slice(original, array: np.ndarray, axis: int, start: int, stop: int):
     """``array[start:stop]`` along ``axis``, wrapped as a Tensor again if ``original`` was one."""
     index = (slice(None),) * (axis % array.ndim) + (slice(start, stop),)
-    return Tensor(array[index]) if isinstance(original, Tensor) else array[index]
+    return Tensor.from_numpy(array[index]) if isinstance(original, Tensor) else array[index]  # a view
