@@ -26,3 +26,31 @@ def test_autograd_example_runs_and_its_gradient_is_the_sum_of_per_step_contribut
         expected += np.outer(da, states[t])
         upstream = W.T @ da
     np.testing.assert_allclose(namespace["W"].grad, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_extension_example_runs_and_checks_the_new_op():
+    from tinygrad_rnn.testing import load_profile
+
+    load_profile()
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("<!-- section:extending -->") : text.index("<!-- /section:extending -->")]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md[extending]", "exec"), namespace)
+    out = namespace["hypot"](namespace["a"], namespace["b"])
+    np.testing.assert_allclose(out.data, [5.0, np.sqrt(5.0)], rtol=1e-15)
+
+
+def test_extension_cell_example_is_a_working_layer():
+    import tinygrad_rnn as tg
+    from tinygrad_rnn.graph import trace
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("<!-- section:extending -->") : text.index("<!-- /section:extending -->")]
+    code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[1]
+    namespace: dict = {}
+    exec(compile(code, "README.md[extending cell]", "exec"), namespace)
+    layer = namespace["layer"]
+    out, _ = layer(tg.randn(3, 2, 2))
+    labels = {n.role.label() for n in trace(out.sum()) if n.role is not None}
+    assert {"f_1", "n_2", "h_3"} <= labels and out.shape == (3, 2, 3)
