@@ -7,6 +7,7 @@ Subcommands:
   and the gradient-flow plot comparing RNN, GRU and LSTM; prints every file it writes.
 * ``graph`` -- draw one unrolled model (rnn/lstm/gru) to SVG/PNG/PDF/DOT.
 * ``gradflow`` -- plot ``||dh_T/dh_t||`` against steps back for several models and W_hh radii.
+* ``lossmap`` -- the (loss step × use step) map of ``weight_hh``'s gradient as a heat map.
 
 Errors (bad arguments, unwritable outputs, missing Graphviz) print one line and exit non-zero;
 files are written atomically, so a failed run leaves no partial file. Drawing needs the optional
@@ -172,7 +173,31 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({fmt}, detail {drawing.detail}, {len(graph)} graph nodes)")
     for note in drawing.notes:
         print(f"  note: {note}")
+    _print_shares(graph, chosen)
     return 0
+
+
+def _print_shares(graph, chosen: list[str] | None) -> None:
+    """Each drawn shared weight's largest per-step shares of ‖grad‖, named as in the drawing (W_hh·h_3)."""
+    for name, uses in graph.shared_parameters().items():
+        if chosen is not None and name not in chosen:
+            continue
+        grad = graph.param(name).grad
+        if grad is None or not np.any(grad):
+            continue
+        norm = float(np.linalg.norm(grad))
+        shares = []
+        for e in uses:
+            if e.grad is None:
+                continue
+            # The use site is W_hhᵀ; the node that multiplies it by the state names the equation term.
+            site = graph[e.dst]
+            named = next((graph[c] for c in site.children if graph[c].role is not None), site)
+            label = named.role.label() if named.role is not None else f"t={site.step}"
+            shares.append((float(np.sum(e.grad * grad)) / norm, label))
+        top = sorted(shares, key=lambda s: -abs(s[0]))[:3]
+        listed = ", ".join(f"{label} {share:+.3g}" for share, label in top)
+        print(f"  {name}: ‖grad‖ {norm:.3g} = Σ of {len(shares)} signed shares; largest: {listed}")
 
 
 def _cmd_gradflow(args: argparse.Namespace) -> int:
@@ -197,6 +222,56 @@ def _cmd_gradflow(args: argparse.Namespace) -> int:
     viz.save_figure(fig, out, fmt)
     print(f"wrote {out}")
     return 0
+
+
+def _cmd_lossmap(args: argparse.Namespace) -> int:
+    out, fmt = _output_path(args.output, args.format, "png")
+    if fmt == "dot":
+        raise CommandError("lossmap writes a plot: use a .png, .svg or .pdf output")
+    viz = _import_viz()
+    from tinygrad_rnn.gradflow import make_model
+    from tinygrad_rnn.recurrence import loss_use_map
+    from tinygrad_rnn.tensor import Tensor
+
+    model = make_model(args.model, args.input_size, args.hidden_size, seed=args.seed)
+    x = Tensor(np.random.default_rng(args.seed + 1).standard_normal((args.steps, 1, args.input_size)))
+    output, _ = model(x)
+    losses = [0.5 * (output[t] * output[t]).sum() for t in range(args.steps)]  # a loss at every step
+    m = loss_use_map(losses, model.weight_hh_l0)
+    shares = m.shares
+    lag = np.subtract.outer(np.arange(len(losses)), np.arange(len(m.use_steps)))
+    near = float(shares[(lag >= 0) & (lag <= 2)].sum())
+    total = float(shares.sum())
+    print(f"{args.model.upper()}, {args.steps} steps: ‖weight_hh_l0.grad‖ {total:.4g} = Σ of the map's signed shares")
+    print(f"  from uses at most 2 steps before the loss: {near:.4g}; from older uses: {total - near:.4g}")
+    fig = viz.plot_loss_use_map(m, "weight_hh_l0", title=f"{args.model.upper()}: loss step t × use step k")
+    viz.save_figure(fig, out, fmt)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_lossmap_command(commands) -> None:
+    lossmap = commands.add_parser(
+        "lossmap",
+        help="the (loss step × use step) map of weight_hh's gradient, as a heat map",
+        description="With a loss at every step, split weight_hh's gradient exactly by the step of the loss and "
+        "the step of the use it flows through (one recorded backward per loss), and plot it on a log scale.",
+    )
+    lossmap.add_argument("--model", choices=MODELS, default="rnn", help="model kind (default rnn)")
+    lossmap.add_argument("--steps", type=_map_steps, default=30, help="time steps, at most 300 (default 30)")
+    lossmap.add_argument("--input-size", type=_positive_int, default=3, help="input features (default 3)")
+    lossmap.add_argument("--hidden-size", type=_positive_int, default=16, help="hidden units (default 16)")
+    lossmap.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    lossmap.add_argument("-o", "--output", default="loss_use_map.png", help="output plot (default loss_use_map.png)")
+    lossmap.add_argument("--format", choices=("png", "svg", "pdf"), help="plot format (default: from the suffix)")
+    lossmap.set_defaults(run=_cmd_lossmap)
+
+
+def _map_steps(text: str) -> int:
+    value = _positive_int(text)
+    if value > 300:  # one backward per loss step: the work grows as steps squared
+        raise argparse.ArgumentTypeError(f"at most 300 steps (one backward pass per step), got {value}")
+    return value
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -302,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_argument("-o", "--output", default="gradient_flow.png", help="output plot (default gradient_flow.png)")
     flow.add_argument("--format", choices=("png", "svg", "pdf"), help="plot format (default: from the suffix)")
     flow.set_defaults(run=_cmd_gradflow)
+    _add_lossmap_command(commands)
 
     for name in PLUGINS:
         if importlib.util.find_spec(f"{__package__}.{name}") is not None:

@@ -496,6 +496,25 @@ class Graph:
         """Nodes created in module scope ``path`` or one nested inside it."""
         return [n for n in self.nodes if _within(n.path, path)]
 
+    def by_role(self, label: str, path: str | None = None) -> list[Node]:
+        """Nodes whose declared role reads ``label``, in topological order.
+
+        Args:
+            label: an equation name with its subscript (``"f_3"``, ``"h_0"``, ``"W_hh·h_2"``: one
+                node per layer) or without it (``"f"``: that quantity at every step).
+            path: only within this module scope (e.g. ``"LSTM.l1"``).
+
+        Example:
+            >>> [n.id for n in graph.by_role("c")]     # the LSTM's cell state at every step
+        """
+        return [
+            n
+            for n in self.nodes
+            if n.role is not None
+            and (n.role.label() == label or n.role.name == label)
+            and (path is None or _within(n.path, path))
+        ]
+
     def scopes(self) -> list[tuple[str, int | None]]:
         """The distinct ``(path, step)`` pairs of op nodes, in order of first appearance."""
         seen: dict[tuple[str, int | None], None] = {}

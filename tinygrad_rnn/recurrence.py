@@ -10,7 +10,9 @@ written with :func:`tinygrad_rnn.nn.cells.tag`); nothing is inferred from the gr
 * :func:`state_tracks` -- the recurrent states, one node per step: the nodes whose role kind is
   ``"state"``, grouped by module path and name (``h``, ``c``);
 * :func:`detached_links` -- the truncated-BPTT cuts: each ``detach()``-ed leaf (role kind
-  ``"detached"``) with the node it was cut from.
+  ``"detached"``) with the node it was cut from;
+* :func:`loss_use_map` -- with a loss at every step, the exact (loss step × use step) matrix of a
+  shared weight's gradient: what the loss at step ``t`` sends through the use at step ``k``.
 
 :class:`~tinygrad_rnn.graph.Graph` keeps methods of the same names that call these.
 """
@@ -27,7 +29,15 @@ from .errors import GraphError
 if TYPE_CHECKING:  # graph imports this module; the type is only needed for hints
     from .graph import Graph
 
-__all__ = ["Contribution", "StateTrack", "contributions", "detached_links", "state_tracks"]
+__all__ = [
+    "Contribution",
+    "LossUseMap",
+    "StateTrack",
+    "contributions",
+    "detached_links",
+    "loss_use_map",
+    "state_tracks",
+]
 
 
 @dataclass(eq=False)
@@ -165,3 +175,120 @@ def detached_links(graph: Graph) -> list[tuple[str, str]]:
         if source is not None and id(source) in by_object:
             links.append((by_object[id(source)], n.id))
     return links
+
+
+# ------------------------------------------------------------------- loss step x use step map
+@dataclass(eq=False)
+class LossUseMap:
+    """How much the loss at each step sends to a shared weight through its use at each step.
+
+    With a loss at every step, ``L = Σ_t L_t``, the gradient of a recurrent weight splits twice:
+    by the loss step ``t`` it comes from and by the step ``k`` whose use of the weight it passes
+    through (Pascanu et al. 2013's sum over ``t`` and ``k <= t``). The diagonal band ``k ≈ t`` is
+    short-term dependence; the triangle far below it, long-term dependence -- usually faint.
+
+    Attributes:
+        param: id of the parameter node.
+        use_steps: the time steps (``Scope.step``) at which the weight is used, ascending.
+        contributions: ``(number of losses, len(use_steps), *param shape)``; entry ``[t, k]`` is the
+            part of ``dL_t/dW`` that flows through the use at ``use_steps[k]`` (exactly zero where
+            ``L_t`` does not depend on that use, e.g. a use after step ``t``).
+    """
+
+    param: str
+    use_steps: list[int]
+    contributions: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        """The sum of every entry: the gradient of ``Σ_t L_t`` (what ``backward`` puts in ``.grad``)."""
+        return self.contributions.sum(axis=(0, 1))
+
+    def row(self, t: int) -> np.ndarray:
+        """The sum over uses for loss ``t``: the gradient of ``L_t`` alone."""
+        return self.contributions[t].sum(axis=0)
+
+    @property
+    def norms(self) -> np.ndarray:
+        """``(losses, uses)`` Frobenius norms of the entries."""
+        flat = self.contributions.reshape(*self.contributions.shape[:2], -1)
+        return np.sqrt(np.sum(flat * flat, axis=-1))
+
+    @property
+    def shares(self) -> np.ndarray:
+        """``(losses, uses)`` signed shares of ``‖total‖``: each entry projected on the total's direction.
+
+        They add up to ``‖total‖`` (the norms do not: the entries are matrices pointing different ways).
+        """
+        total = self.total
+        size = float(np.sqrt(np.sum(total * total)))
+        flat = self.contributions.reshape(*self.contributions.shape[:2], -1)
+        return np.zeros(flat.shape[:2]) if size == 0 else flat @ total.ravel() / size
+
+
+def loss_use_map(losses, param) -> LossUseMap:
+    """The exact (loss step × use step) map of a shared weight's gradient.
+
+    Runs one recorded backward pass per loss (keeping the graph), traces it and splits the
+    gradient of ``param`` by use site (:func:`contributions`). Every leaf's ``.grad`` is left as it
+    was: this is a measurement, not a training step.
+
+    Args:
+        losses: the per-step losses ``L_0 ... L_(T-1)`` (one-element tensors of one graph), e.g.
+            ``[loss_fn(out[t]) for t in range(T)]``.
+        param: the shared parameter tensor (e.g. ``model.weight_hh_l0``).
+
+    Returns:
+        A :class:`LossUseMap`; ``.total`` equals the gradient of ``sum(losses)`` and ``.row(t)`` the
+        gradient of ``losses[t]``.
+
+    Raises:
+        ArgumentError: if ``losses`` is empty or ``param`` is used outside a time step.
+        GraphError: if a loss does not require grad, or the weight is used by a fused layer.
+
+    Example:
+        >>> out, _ = rnn(x)
+        >>> m = loss_use_map([(out[t] ** 2).sum() for t in range(len(x))], rnn.weight_hh_l0)
+        >>> np.allclose(m.total, grad_of_the_summed_loss)
+        True
+    """
+    from .autograd import toposort
+    from .errors import ArgumentError
+    from .graph import record_gradients, trace
+
+    losses = list(losses)
+    if not losses:
+        raise ArgumentError("loss_use_map: expected one loss per step, got an empty sequence")
+    leaves = {id(n): n for loss in losses for n in toposort(loss) if not n.parents and n.requires_grad}
+    saved = {k: (None if n.grad is None else np.array(n.grad)) for k, n in leaves.items()}
+    rows: list[dict[int, np.ndarray]] = []
+    param_id = None
+    try:
+        for t, loss in enumerate(losses):
+            if not loss.requires_grad:
+                raise GraphError(f"loss_use_map: loss {t} does not require grad, so no gradient reaches {param!r}")
+            with record_gradients() as record:
+                loss.backward(retain_graph=True)
+            graph = trace(loss, gradients=record)
+            row: dict[int, np.ndarray] = {}
+            if id(param) in {id(n.obj) for n in graph.parameters()}:
+                for c in contributions(graph, param):
+                    if c.step is None:
+                        raise ArgumentError(
+                            f"loss_use_map: {c.param!r} is used outside a time step (by {c.site!r}); "
+                            f"run each step inside scope(step=t), as the recurrent layers do"
+                        )
+                    row[c.step] = c.grad if c.step not in row else row[c.step] + c.grad
+                    param_id = c.param
+            rows.append(row)
+    finally:
+        for k, n in leaves.items():
+            n.grad = saved[k]
+    steps = sorted({k for row in rows for k in row})
+    shape = np.shape(param.data)
+    result = np.zeros((len(losses), len(steps), *shape))
+    for t, row in enumerate(rows):
+        for k, step in enumerate(steps):
+            if step in row:
+                result[t, k] = row[step]
+    return LossUseMap(param_id or getattr(param, "name", None) or "param", steps, result)

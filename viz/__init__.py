@@ -10,7 +10,8 @@ tinygrad_rnn never imports it. The repository keeps it in ``viz/``; it is instal
 * :func:`draw` -- a traced graph (or a Tensor/Value) as a Graphviz drawing with time-step
   clusters, shared-weight fan-in, gradient heat and automatic collapse (see :mod:`tinygrad_rnn.viz.dot`);
 * :func:`side_by_side` -- several drawings in one picture (e.g. neuron level beside layer level);
-* :func:`plot_gradient_flow`, :func:`plot_contributions`, :func:`plot_state_gradients` -- matplotlib
+* :func:`plot_gradient_flow`, :func:`plot_contributions`, :func:`plot_state_gradients`,
+  :func:`plot_loss_use_map` -- matplotlib
   figures (see :mod:`tinygrad_rnn.viz.plots`); :func:`save_figure` writes one atomically.
 """
 
@@ -26,7 +27,13 @@ if _MISSING:
 from .dot import MAX_NODES, Drawing, GraphvizNotFoundError, common_scale, draw, heat_colour, side_by_side, to_dot  # noqa: E402
 from .explore import Explorer, explore, save_gif  # noqa: E402
 from .plan import DrawOptions, Scale, View, ViewCluster, ViewEdge, ViewNode, plan  # noqa: E402
-from .plots import plot_contributions, plot_gradient_flow, plot_state_gradients, save_figure  # noqa: E402
+from .plots import (  # noqa: E402
+    plot_contributions,
+    plot_gradient_flow,
+    plot_loss_use_map,
+    plot_state_gradients,
+    save_figure,
+)
 
 __all__ = [
     "MAX_NODES",
@@ -46,6 +53,7 @@ __all__ = [
     "plan",
     "plot_contributions",
     "plot_gradient_flow",
+    "plot_loss_use_map",
     "plot_state_gradients",
     "save_figure",
     "save_gif",

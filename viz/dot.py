@@ -5,18 +5,29 @@ which it traces) and returns a :class:`Drawing` wrapping a ``graphviz.Digraph``.
 
 What you see
 ------------
-* **Nodes.** Boxes are ops (op name and shape); ellipses are parameters (dotted name, shape and,
-  when gradients are known, ``‖grad‖``); grey boxes are inputs and constants. With
-  ``values=True`` each node also shows a value summary and its gradient norm.
+* **Nodes.** Boxes are ops. A node whose producer declared a role (the recurrent layers do) is
+  named as in the equations -- ``f_3``, ``c_3``, ``W_hh·h_2``, ``x_3`` -- with its shape beneath
+  and its op in small type; the initial state says ``h_0 / initial state``. Ellipses are parameters
+  (dotted name, shape and, when gradients are known, ``‖grad‖``); grey boxes are inputs and
+  constants. The ops after the last time step (the loss) are one node, ``loss``, unless
+  ``loss_tail=True``. With ``values=True`` each node also shows a value summary and its gradient norm.
 * **Clusters.** Every time step of an unrolled recurrence is a box labelled ``t = 3`` (with the
   layer path when there are several layers).
 * **Shared-weight fan-in.** A parameter is drawn once, with one edge to each place it is used.
-  On a parameter's edge, the label is that use's *contribution* to the gradient (``‖·‖`` of
-  the gradient sent back along it, tagged with its step); the parameter's own label shows
-  ``Σ = ‖grad‖``, the norm of their sum, which is ``.grad``.
+  Its gradient is the sum of one contribution per use. Each edge is labelled ``t=3: +0.61 (norm
+  0.94)``: first that use's *signed share* of ``‖grad‖`` (its contribution projected on ``.grad``'s
+  direction), then the norm of the contribution. The shares add up to the ``‖grad‖ … = Σ shares``
+  on the parameter's node (drawn with the same decimals, so a reader can check); the norms do not,
+  because the contributions are matrices pointing different ways.
 * **Gradient heat.** Every edge is coloured and thickened by the norm of the gradient sent back
-  along it, on a log scale (legend at the bottom): pale and thin = vanished, dark red and thick =
-  large. Edges whose gradient was not recorded are thin grey.
+  along it, on a log scale in whole decades (legend): light green and thin = vanished, dark
+  purple and thick = large (viridis: readable with colour-vision deficiencies and in greyscale).
+  No edge with a gradient is thinner than :data:`~tinygrad_rnn.viz.plan.MIN_WIDTH`, so a 1e-111
+  gradient is still a visible line with its label. Edges whose gradient was not recorded are
+  thin grey. To compare figures, give them one scale (:func:`common_scale`; :func:`side_by_side`
+  does it for its panels and draws one legend).
+* **Merged edges.** Parallel edges between the same two drawn nodes are one edge labelled with
+  the count and the norm of the summed gradient (``h × 9984, ‖Σ grad‖ 0.3``).
 * **Cuts, clipping, anomalies.** A ``detach()`` between truncated-BPTT chunks is a dashed grey
   edge (no gradient crosses it); ``clip=(before, after)`` adds a note with the gradient norm
   before and after clipping; the first node holding a NaN/Inf is filled red.
@@ -32,12 +43,15 @@ first and last :data:`KEEP_STEPS` = 8 steps and one node standing for the steps 
 (``… steps 8–991 not drawn …``; the shared weights' edge to it carries the sum of their
 contributions). ``"auto"`` (default) then picks ``"op"`` when at most ``max_nodes`` nodes remain
 to draw (default :data:`MAX_NODES` = 300), else ``"cell"``, else ``"step"``; if even that is too
-many, fewer steps are kept. Every collapse is stated in the drawing's title and in
-:attr:`Drawing.notes`. Pass ``max_nodes=None`` to draw everything, however long it takes.
+many, fewer steps are kept. A graph without time steps (a long chain, a wide MLP) collapses to
+one node per module scope; if that is still too many (or there are no scopes), the ``max_nodes``
+nodes nearest the output are drawn and one node stands for the rest, so Graphviz is never flooded.
+Every collapse is stated in the drawing's title and in :attr:`Drawing.notes`. Pass
+``max_nodes=None`` to draw everything, however long it takes.
 
 At op level the steps of an unrolled graph read left to right, each step's state flowing into
-the next. Past :data:`ROW_STEPS` = 8 steps, or :data:`ROW_NODES` = 150 nodes inside steps, that
-gets too wide (and slow for Graphviz), so each step becomes a row instead, in time order top to
+the next. Past :data:`ROW_STEPS` = 4 steps, or :data:`ROW_NODES` = 80 nodes inside steps, that
+gets too wide (for a README, and slow for Graphviz), so each step becomes a row instead, in time order top to
 bottom (left to right with ``rankdir="TB"``), and the state handed to the next step is an edge from
 the end of one row to the next row.
 
@@ -101,9 +115,10 @@ __all__ = [
 _fmt = fmt  # the name the tests and older callers use
 
 # Up to ROW_STEPS steps, op-level steps are chained left to right with invisible edges: the state
-# flows straight on into the next step. That staircase is as wide as all steps together, and
-# Graphviz's coordinate pass routes every shared weight's edge across all of it, so its time grows
-# steeply (12 steps with truncated-BPTT cuts: 8 s; a 2-layer GRU, 8 steps: 13 s). Past ROW_STEPS
+# flows straight on into the next step. That staircase is as wide as all steps together (a GRU
+# over 6 steps: 11,279 px), and Graphviz's coordinate pass routes every shared weight's edge
+# across all of it, so its time grows steeply (12 steps with truncated-BPTT cuts: 8 s; a 2-layer
+# GRU, 8 steps: 13 s). Past ROW_STEPS
 # steps or ROW_NODES nodes in steps, each step's cluster is a row, in time order: edges from one
 # step to the next do not constrain the ranks, so every step reuses
 # the same columns (as wide as one step; 12 steps lay out in 0.5 s), and Graphviz's crossing

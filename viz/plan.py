@@ -55,9 +55,9 @@ MAX_STEPS = 40
 """Drawings of more time steps show the first and last :data:`KEEP_STEPS` and merge the rest into one node."""
 KEEP_STEPS = 8
 
-ROW_STEPS = 8
+ROW_STEPS = 4
 """Op-level drawings of more time steps put each step in a row of its own (see :mod:`tinygrad_rnn.viz.dot`)."""
-ROW_NODES = 150
+ROW_NODES = 80
 """Op-level drawings of more nodes in time steps put each step in a row of its own, too."""
 
 

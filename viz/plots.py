@@ -6,6 +6,8 @@
 * :func:`plot_contributions` -- one bar per time step: the norm of each step's contribution to a
   shared weight's gradient, with the norm of their sum (``.grad``).
 * :func:`plot_state_gradients` -- a heatmap of ``|dL/dh_t|`` over time steps and hidden units.
+* :func:`plot_loss_use_map` -- the (loss step × use step) map of a shared weight's gradient
+  (:func:`tinygrad_rnn.recurrence.loss_use_map`) as a log-scale heat map.
 
 Each returns a ``matplotlib.figure.Figure``; :func:`save_figure` writes it atomically.
 """
@@ -22,12 +24,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from tinygrad_rnn.errors import ShapeError
 from tinygrad_rnn.gradflow import GradientFlow
 from tinygrad_rnn.graph import Contribution
+from tinygrad_rnn.recurrence import LossUseMap
 
 from ._files import atomic_write
 
-__all__ = ["plot_contributions", "plot_gradient_flow", "plot_state_gradients", "save_figure"]
+__all__ = ["plot_contributions", "plot_gradient_flow", "plot_loss_use_map", "plot_state_gradients", "save_figure"]
 
 _COLOURS = {"rnn": "#c0392b", "gru": "#2e86c1", "lstm": "#1e8449"}
 _TINY = 1e-300  # log axes cannot show 0: exact zeros are drawn at the bottom of the axis
@@ -148,7 +152,7 @@ def plot_state_gradients(state_grads: np.ndarray, title: str | None = None) -> F
     if g.ndim == 3:
         g = g[:, 0, :]
     if g.ndim != 2:
-        raise ValueError(f"plot_state_gradients: expected (T, H) or (T, B, H), got shape {np.shape(state_grads)}")
+        raise ShapeError(f"plot_state_gradients: expected (T, H) or (T, B, H), got shape {np.shape(state_grads)}")
     magnitude = np.abs(g).T  # (H, T)
     positive = magnitude[magnitude > 0]
     lo = max(positive.min(), positive.max() * 1e-12) if positive.size else 1e-12
@@ -166,4 +170,59 @@ def plot_state_gradients(state_grads: np.ndarray, title: str | None = None) -> F
     ax.set_ylabel("hidden unit")
     ax.set_title(title or "|dL/dh_t| for every step and hidden unit (loss on the last step)")
     fig.colorbar(image, ax=ax, label="|dL/dh_t|  (log scale)")
+    return fig
+
+
+def plot_loss_use_map(m: LossUseMap, name: str = "weight_hh", title: str | None = None) -> Figure:
+    """Heat map of ``‖contribution‖`` of the loss at step ``t`` (rows) through the use at step ``k`` (columns).
+
+    Log colour scale in whole decades; entries that are exactly zero (uses after the loss) are left
+    white. The text box gives the share of ``‖grad‖`` from the band ``t - k <= 2`` and from the rest,
+    using the signed shares (:attr:`~tinygrad_rnn.recurrence.LossUseMap.shares`), which add up.
+
+    Args:
+        m: from :func:`tinygrad_rnn.recurrence.loss_use_map`.
+        name: the weight's name for the labels.
+        title: figure title.
+    """
+    norms = m.norms
+    positive = norms[norms > 0]
+    lo = 10.0 ** np.floor(np.log10(positive.min())) if positive.size else 1e-12
+    hi = 10.0 ** np.ceil(np.log10(positive.max())) if positive.size else 1.0
+    lo = max(lo, hi * 1e-12)
+    fig = _figure(7.2, 6.0)
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        np.ma.masked_where(norms <= 0, np.maximum(norms, lo)),
+        origin="upper",
+        cmap="viridis",
+        norm=LogNorm(vmin=lo, vmax=hi if hi > lo else lo * 10),
+        interpolation="nearest",
+    )
+    T, K = norms.shape
+    ticks = np.arange(0, max(T, K), max(1, max(T, K) // 10))
+    ax.set_xticks(ticks[ticks < K], [str(m.use_steps[k]) for k in ticks[ticks < K]])
+    ax.set_yticks(ticks[ticks < T])
+    ax.set_xlabel(f"use of {name} at step k")
+    ax.set_ylabel("loss at step t")
+    shares = m.shares
+    lag = np.subtract.outer(np.arange(T), np.arange(K))
+    total = shares.sum()
+    near = shares[(lag >= 0) & (lag <= 2)].sum()
+    text = (
+        f"‖{name}.grad‖ = {total:.3g} = Σ signed shares\n"
+        f"from k ≥ t − 2 (short term): {near:.3g}\nfrom k < t − 2 (long term): {total - near:.3g}"
+    )
+    ax.text(
+        0.98,
+        0.98,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=8,
+        bbox={"fc": "white", "ec": "#999999"},
+    )
+    ax.set_title(title or f"What the loss at step t sends to {name} through its use at step k")
+    fig.colorbar(image, ax=ax, label="‖contribution‖  (log scale; white: exactly 0)")
     return fig
