@@ -223,8 +223,12 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     """The fused LSTM node: returns ``[h_1; ...; h_T; c_T]`` packed as ``(T + 1, B, H)``.
 
     Inside, every step works feature-major, ``(gates * H, B)``: ``a = W_hh h`` puts each gate in a
-    contiguous block of rows, so every elementwise op runs on contiguous memory (numpy's fast loops)
-    and the three sigmoids are one call.
+    contiguous block of rows, so every elementwise op runs on contiguous memory (numpy's fast loops).
+    The input projections of all steps are one batched matmul, laid out ``(T, 4H, B)`` so that step
+    t reads one contiguous block (a strided block of a ``(4H, T*B)`` array cost more than the step's
+    matmul: a page per row). The rows of the sigmoid gates are pre-scaled by 1/2 (exact in binary
+    floating point), so one ``tanh`` over all four gates serves both ``σ(a) = (1 + tanh(a / 2)) / 2``
+    and ``tanh(g)``.
     """
     steps, batch, hidden = _check("fused_lstm", x, (h0, c0), w_ih, w_hh, 4)
     order = _ifog(hidden)
@@ -233,24 +237,35 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
     H, H2, H3 = hidden, 2 * hidden, 3 * hidden
     x2 = x.data.reshape(steps * batch, -1)  # (T*B, I)
-    # The input projections of all steps in one matmul, (T, B, 4H); each step reads its slice transposed.
-    projected = _project(x.data, W_ih, None if bias is None else bias[order])
-    dtype = projected.dtype
-    acts = np.empty((steps, 4 * hidden, batch), dtype=dtype)  # pre-activations, then the gate values
+    # Half-scaled copies for the forward: the matmuls then give a / 2 on the i, f, o rows.
+    half = np.ones((4 * hidden, 1), dtype=np.result_type(W_ih, W_hh))
+    half[:H3] = 0.5
+    W_hh_s = W_hh * half
+    # Every step's input projection (and the bias), (T, 4H, B); each step then adds W_hh h in place,
+    # so this array ends up holding the pre-activations, then the gate values.
+    acts = np.matmul(W_ih * half, x.data.transpose(0, 2, 1))
+    if bias is not None:
+        acts += bias[order, None] * half
+    dtype = acts.dtype
     hs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # h_0 .. h_T, feature-major
     cs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # c_0 .. c_T
     tanh_c = np.empty((steps, hidden, batch), dtype=dtype)
+    ig = np.empty((hidden, batch), dtype=dtype)
+    recurrent = np.empty((4 * hidden, batch), dtype=dtype)
     hs[0] = h0.data.T
     cs[0] = c0.data.T
     for t in range(steps):
         a = acts[t]
-        np.matmul(W_hh, hs[t], out=a)  # all four gates in one matmul
-        a += projected[t].T
-        _sigmoid_(a[:H3])  # i, f, o
-        np.tanh(a[H3:], out=a[H3:])  # g
+        np.matmul(W_hh_s, hs[t], out=recurrent)  # all four gates in one matmul
+        a += recurrent
+        np.tanh(a, out=a)
+        sig = a[:H3]
+        sig *= 0.5
+        sig += 0.5  # i, f, o = σ
         c = cs[t + 1]
         np.multiply(a[H:H2], cs[t], out=c)  # f * c
-        c += a[:H] * a[H3:]  # + i * g
+        np.multiply(a[:H], a[H3:], out=ig)
+        c += ig  # + i * g
         np.tanh(c, out=tanh_c[t])
         np.multiply(a[H2:H3], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
     packed = np.empty((steps + 1, batch, hidden), dtype=dtype)
@@ -260,13 +275,13 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
 
     def backward(g):
         g = np.ascontiguousarray(g.transpose(0, 2, 1))  # (T + 1, H, B)
-        d = np.empty((4 * hidden, steps, batch), dtype=dtype)  # pre-activation gradients, all steps
-        da = np.empty((4 * hidden, batch), dtype=dtype)  # this step's, contiguous for the gate math
+        # Pre-activation gradients of all steps, (T, 4H, B): step t writes one contiguous block.
+        d = np.empty((steps, 4 * hidden, batch), dtype=dtype)
         dh = np.zeros((hidden, batch), dtype=dtype)
         dc = g[steps].copy()  # gradient reaching c_T from outside
         W_hh_t = np.ascontiguousarray(W_hh.T)  # (H, 4H)
         for t in range(steps - 1, -1, -1):
-            a, tc = acts[t], tanh_c[t]
+            a, tc, da = acts[t], tanh_c[t], d[t]
             i, f, o, gg = a[:H], a[H:H2], a[H2:H3], a[H3:]
             dh += g[t]
             dc += dh * o * (1 - tc * tc)
@@ -277,10 +292,10 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
             da[:H3] *= a[:H3] * (1 - a[:H3])  # through the three sigmoids
             da[H3:] *= 1 - gg * gg  # through tanh
             dc *= f
-            d[:, t] = da
             dh = W_hh_t @ da
-        # Weight gradients: one matmul over all steps each, (4H, T*B) @ (T*B, ·).
-        d2 = d.reshape(4 * hidden, steps * batch)
+        # Weight gradients: one matmul over all steps each, (4H, T*B) @ (T*B, ·), after one copy
+        # into that layout.
+        d2 = d.transpose(1, 0, 2).reshape(4 * hidden, steps * batch)
         dw_ih = (d2 @ x2)[rows] if w_ih.requires_grad else None
         h_prev = hs[:steps].transpose(0, 2, 1).reshape(steps * batch, hidden)
         dw_hh = (d2 @ h_prev)[rows] if w_hh.requires_grad else None
