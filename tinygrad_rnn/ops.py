@@ -127,14 +127,22 @@ def div(a, b) -> Tensor:
 
 @register("pow")
 def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
-    """a ** b elementwise; the gradient for b uses log a, so it needs a > 0 (at a == 0 it is 0, the limit)."""
+    """a ** b elementwise, with PyTorch's values where the formulas meet 0 ** x.
+
+    d/da = b a**(b-1), taken as 0 wherever b == 0 (so ``x ** 0`` has gradient 0, also at x = 0);
+    d/db = a**b log a, taken as 0 where a == 0 and b >= 0 (the limit), and -inf where a == 0 and
+    b < 0 (inf times log 0), exactly as ``torch.pow``'s backward.
+    """
     a, b = _pair(a, b)
     out = _binary("pow", np.power, a, b)
 
     def backward(g):
-        ga = g * b.data * a.data ** (b.data - 1) if a.requires_grad else None
-        # a ** b log a -> 0 as a -> 0 (b > 0): log(1) in place of log(0) gives that limit without a warning.
-        gb = g * out * np.log(np.where(a.data == 0, 1, a.data)) if b.requires_grad else None
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative and log 0 are expected here
+            if a.requires_grad:
+                ga = np.where(b.data == 0, 0, g * b.data * a.data ** (b.data - 1)).astype(out.dtype, copy=False)
+            if b.requires_grad:
+                gb = np.where((a.data == 0) & (b.data >= 0), 0, g * out * np.log(a.data)).astype(out.dtype, copy=False)
         return ga, gb
 
     return _make(out, "pow", (a, b), backward)
@@ -313,29 +321,34 @@ def softplus(a: Tensor) -> Tensor:
 
 @register("relu")
 def relu(a: Tensor) -> Tensor:
-    """max(a, 0); the gradient at 0 is taken as 0."""
+    """max(a, 0); the gradient at 0 is taken as 0, and at NaN as 1 (NaN is not <= 0), as in PyTorch."""
 
     def backward(g):
-        return (g * (a.data > 0),)
+        return (np.where(a.data <= 0, 0, g).astype(g.dtype, copy=False),)
 
     return _make(np.maximum(a.data, 0), "relu", (a,), backward)
 
 
 @register("abs")
 def abs(a: Tensor) -> Tensor:  # noqa: A001 - the op's name
-    """|a|; the gradient at 0 is taken as 0."""
+    """|a|; the gradient at 0 and at NaN is taken as 0 (PyTorch's sign(nan) is 0)."""
 
     def backward(g):
-        return (g * np.sign(a.data),)
+        return ((a.data > 0) * g - (a.data < 0) * g,)
 
     return _make(np.abs(a.data), "abs", (a,), backward)
 
 
-def _select_grads(g, a: Tensor, b: Tensor, pick_a: np.ndarray):
-    """Route ``g`` to the chosen operand; where the two are equal it is split in half."""
-    tie = a.data == b.data
-    share_a = np.where(tie, g.dtype.type(0.5), pick_a)  # in g's dtype: float32 gradients stay float32
-    return g * share_a, g * (1 - share_a)
+def _select_grads(g, a: Tensor, b: Tensor, a_loses: np.ndarray, b_loses: np.ndarray):
+    """Route ``g`` to the operand that was picked; where the two are equal it is split in half.
+
+    PyTorch's formula: each side gets ``g`` (``g / 2`` on a tie) unless it lost the comparison. A
+    NaN loses no comparison, so where either operand is NaN both sides get the whole ``g``.
+    """
+    half = np.where(a.data == b.data, g * g.dtype.type(0.5), g)  # in g's dtype: float32 stays float32
+    return np.where(a_loses, 0, half).astype(g.dtype, copy=False), np.where(b_loses, 0, half).astype(
+        g.dtype, copy=False
+    )
 
 
 @register("maximum")
@@ -344,7 +357,7 @@ def maximum(a, b) -> Tensor:
     a, b = _pair(a, b)
 
     def backward(g):
-        return _select_grads(g, a, b, a.data > b.data)
+        return _select_grads(g, a, b, a.data < b.data, a.data > b.data)
 
     return _make(_binary("maximum", np.maximum, a, b), "maximum", (a, b), backward)
 
@@ -355,7 +368,7 @@ def minimum(a, b) -> Tensor:
     a, b = _pair(a, b)
 
     def backward(g):
-        return _select_grads(g, a, b, a.data < b.data)
+        return _select_grads(g, a, b, a.data > b.data, a.data < b.data)
 
     return _make(_binary("minimum", np.minimum, a, b), "minimum", (a, b), backward)
 

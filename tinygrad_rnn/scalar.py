@@ -77,6 +77,8 @@ class Value:
 
     def __init__(self, data: float, name: str | None = None) -> None:
         try:
+            if isinstance(data, str | bytes):  # float("2") would quietly parse it
+                raise TypeError
             self.data = float(data)
         except (TypeError, ValueError):
             raise DTypeError(f"Value: expected a real number, got {type(data).__name__} {data!r:.40}") from None
@@ -128,12 +130,23 @@ class Value:
         x = self.data
         try:
             result = x**exponent
+            # d/dx x**n = n x**(n-1). PyTorch's values where that formula meets 0 ** negative:
+            # x ** 0 has slope 0 everywhere (also at 0); at x = 0 the slope is 1 for n = 1, 0 for
+            # n > 1 and infinite for 0 < n < 1.
+            if exponent == 0:
+                slope = 0.0
+            elif x == 0:
+                slope = 1.0 if exponent == 1 else (0.0 if exponent > 1 else math.inf)
+            else:
+                slope = exponent * x ** (exponent - 1)
         except ZeroDivisionError:
-            raise ArgumentError(f"pow: 0.0 ** {exponent} divides by zero") from None
+            raise ArgumentError(f"pow: 0.0 ** {exponent} divides by zero (a division by zero?)") from None
+        except OverflowError:
+            raise ArgumentError(
+                f"pow: {x} ** {exponent} (or its derivative) overflows float64, whose largest value is about 1.8e308"
+            ) from None
         if isinstance(result, complex):  # Python gives (-8) ** (1/3) as a complex number
             raise ArgumentError(f"pow: {x} ** {exponent} is not a real number")
-        # d/dx x**n = n x**(n-1); at x = 0 with 0 < n < 1 the slope is infinite.
-        slope = exponent * x ** (exponent - 1) if x != 0 or exponent >= 1 else math.inf
         return _node(result, "pow", self, slope)
 
     def exp(self) -> Value:
