@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cli import UsageError  # exit status 2, as for argparse's own errors
+
 __all__ = ["Tutorial", "find_tutorials", "register", "run_notebook", "run_tutorial"]
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tutorials"
@@ -203,7 +205,7 @@ def _select(tutorials: list[Tutorial], wanted: list[str]) -> list[Tutorial]:
     chosen = []
     for item in wanted:
         if not item.isdigit() or int(item) not in by_number:
-            raise ValueError(f"no tutorial {item!r}; choose from {sorted(by_number)} or 'all'")
+            raise UsageError(f"no tutorial {item!r}; choose from {sorted(by_number)} or 'all'")
         chosen.append(by_number[int(item)])
     return chosen
 
@@ -216,7 +218,7 @@ def _command(args: argparse.Namespace) -> int:
         return 0
     chosen = _select(tutorials, args.numbers)
     if args.gallery and (args.quick or args.without):
-        raise ValueError("--gallery collects the figures of full runs; drop --quick and --without")
+        raise UsageError("--gallery collects the figures of full runs; drop --quick and --without")
     out = Path(args.out)
     failed = []
     key_figures = []

@@ -423,3 +423,13 @@ def test_pytorch_safetensors_round_trip_both_ways(tmp_path, kind):
     theirs.load_state_dict(safetensors_torch.load_file(str(path)))
     expected = theirs(torch.from_numpy(x))[0].detach().numpy()
     np.testing.assert_allclose(ours(tg.Tensor(x))[0].data, expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_shapes_reads_only_the_headers(tmp_path, suffix):
+    if suffix == ".safetensors":
+        pytest.importorskip("safetensors")
+    model, opt = _trained()
+    path = tmp_path / f"model{suffix}"
+    tg.save(path, model, opt)
+    assert tg.checkpoint.shapes(path) == {name: p.data.shape for name, p in model.named_parameters()}

@@ -899,7 +899,7 @@ BAD_ARGUMENTS = [
     (["graph", "--model", "transformer"], r"argument --model: invalid choice: 'transformer'"),
     (["graph", "--seed", "-1"], r"argument --seed: expected a number >= 0, got -1"),
     (["gradflow", "--spectral-radius", "x"], r"argument --spectral-radius: expected numbers separated by commas"),
-    (["gradflow", "--models", "rnn,cnn"], r"argument --models: unknown model\(s\) \['cnn'\]"),
+    (["gradflow", "--models", "rnn,cnn"], r"argument --models/--model: unknown model\(s\) \['cnn'\]"),
     (["demo", "--steps", "-2"], r"argument --steps: expected a number >= 1, got -2"),
 ]
 
@@ -930,21 +930,27 @@ def _unwritable_outputs(tmp_path):
         (["graph", "--steps", "2", "-o", str(tmp_path / "missing" / "g.svg")], r"folder .*missing does not exist"),
         (["graph", "--steps", "2", "-o", str(a_file / "g.svg")], r"folder .*a_file does not exist"),
         (["graph", "--steps", "2", "-o", str(tmp_path)], r"it is a folder"),
+        (["graph", "--steps", "2", "-o", "/dev/null"], r"cannot write /dev/null: it exists and is not a regular file"),
+        (["demo", "--quick", "--out", str(a_file / "out")], r"cannot create output folder .*a_file/out"),
+        # usage errors (exit status 2): the suffix decides the format, or contradicts it
         (
             ["graph", "--steps", "2", "-o", str(tmp_path / "g.png"), "--format", "svg"],
             r"suffix \.png but --format is svg",
         ),
-        (["gradflow", "--steps", "2", "-o", str(tmp_path / "flow.dot")], r"gradflow writes a plot"),
-        (["demo", "--quick", "--out", str(a_file / "out")], r"cannot create output folder .*a_file/out"),
+        (["graph", "--steps", "2", "-o", str(tmp_path / "g.jpg")], r"suffix \.jpg, but this command writes \.svg"),
+        (
+            ["gradflow", "--steps", "2", "-o", str(tmp_path / "flow.dot")],
+            r"suffix \.dot, but this command writes \.png",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(6))
+@pytest.mark.parametrize("case", range(8))
 def test_cli_refuses_unwritable_outputs_with_one_line_and_leaves_no_file(case, tmp_path, capsys):
     argv, pattern = _unwritable_outputs(tmp_path)[case]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     status, err = _run_cli(argv, capsys)
-    assert status == 1
+    assert status == (2 if "suffix" in pattern else 1)
     assert err.count("\n") == 1 and re.search(pattern, err), err
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, not even a temp file

@@ -244,52 +244,69 @@ def _npy_header(f, path: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
-def _read_npz(path: str, expected: _Expected) -> dict[str, np.ndarray]:
-    """Check every member's declared size and header, then read the arrays."""
-    try:
+def _damage(path: str):
+    """Turn the errors of reading a damaged file into a CheckpointError (context manager)."""
+    return _Damage(path)
+
+
+class _Damage(contextlib.AbstractContextManager):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if kind is None or issubclass(kind, CheckpointError | FileNotFoundError):
+            return False
+        if issubclass(kind, OSError | ValueError | EOFError | KeyError | zipfile.BadZipFile | zlib.error):
+            raise _fail(self.path, f"{kind.__name__}: {err}") from None
+        return False
+
+
+def _npz_entries(path: str) -> list[tuple[str, tuple[int, ...], np.dtype, int, int]]:
+    """``(key, shape, dtype, declared bytes, header bytes)`` of every member, from the headers only."""
+    with _damage(path):
         with open(path, "rb") as f:
             head = f.read(6)
         if head == b"\x93NUMPY":
             raise CheckpointError(
                 f"load: {path} cannot be read as a checkpoint: it is a single .npy array, not a checkpoint (.npz)"
             )
+        entries = []
         with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            declared = sum(info.file_size for info in members)
-            if declared > expected.budget:
-                raise CheckpointError(
-                    f"load: {path} declares {declared:,} bytes of arrays, more than a checkpoint of this model "
-                    f"can hold ({expected.budget:,}); refusing to inflate it"
-                )
-            problems = []
-            for info in members:
-                key = info.filename.removesuffix(".npy")
+            for info in archive.infolist():
                 with archive.open(info) as member:
                     shape, dtype = _npy_header(member, path)
-                    header = member.tell() if hasattr(member, "tell") else 0
+                    header = member.tell()
                 if dtype.hasobject:
-                    raise _fail(path, f"'{key}' holds Python objects (pickle), which are never loaded")
-                nbytes = math.prod(shape) * dtype.itemsize
-                if info.file_size > header + nbytes + _HEADER_SLACK:
-                    problems.append(f"'{key}' declares {info.file_size:,} bytes but its array has {nbytes:,}")
-                why = expected.problem(key, shape, dtype.itemsize)
-                if why:
-                    problems.append(why)
-            if problems:
-                raise CheckpointError(f"load: {path} does not fit this model, nothing was read: " + "; ".join(problems))
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except CheckpointError:
-        raise
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, NotImplementedError) as err:
-        raise _fail(path, f"{type(err).__name__}: {err}") from None
+                    raise _fail(path, f"'{info.filename}' holds Python objects (pickle), which are never loaded")
+                entries.append((info.filename.removesuffix(".npy"), shape, dtype, info.file_size, header))
+        return entries
 
 
-def _read_safetensors(path: str, expected: _Expected) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Check the JSON header (dtypes, shapes, offsets) against the file and the model, then read."""
-    st = _safetensors_numpy()
+def _read_npz(path: str, expected: _Expected) -> dict[str, np.ndarray]:
+    """Check every member's declared size and header against the model, then read the arrays."""
+    entries = _npz_entries(path)
+    declared = sum(entry[3] for entry in entries)
+    if declared > expected.budget:
+        raise CheckpointError(
+            f"load: {path} declares {declared:,} bytes of arrays, more than a checkpoint of this model "
+            f"can hold ({expected.budget:,}); refusing to inflate it"
+        )
+    problems = []
+    for key, shape, dtype, size, header in entries:
+        nbytes = math.prod(shape) * dtype.itemsize
+        if size > header + nbytes + _HEADER_SLACK:
+            problems.append(f"'{key}' declares {size:,} bytes but its array has {nbytes:,}")
+        why = expected.problem(key, shape, dtype.itemsize)
+        if why:
+            problems.append(why)
+    if problems:
+        raise CheckpointError(f"load: {path} does not fit this model, nothing was read: " + "; ".join(problems))
+    with _damage(path), np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+def _safetensors_entries(path: str) -> tuple[list[tuple[str, tuple[int, ...], np.dtype]], dict]:
+    """``(key, shape, dtype)`` of every tensor and the metadata, from the JSON header only (checked)."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(8)
@@ -308,7 +325,7 @@ def _read_safetensors(path: str, expected: _Expected) -> tuple[dict[str, np.ndar
     if not isinstance(metadata, dict):
         raise _fail(path, "__metadata__ is not a JSON object")
     data_size = size - 8 - length
-    problems = []
+    entries = []
     for key, entry in header.items():
         try:
             dtype = np.dtype(_ST_DTYPES[entry["dtype"]])
@@ -320,9 +337,15 @@ def _read_safetensors(path: str, expected: _Expected) -> tuple[dict[str, np.ndar
         if not fits or end - start != math.prod(shape) * dtype.itemsize:
             where = f"entry '{key}' (shape {shape}, bytes {start}..{end})"
             raise _fail(path, f"{where} does not fit the {data_size:,} data bytes")
-        why = expected.problem(key, shape, dtype.itemsize)
-        if why:
-            problems.append(why)
+        entries.append((key, shape, dtype))
+    return entries, metadata
+
+
+def _read_safetensors(path: str, expected: _Expected) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Check the JSON header (dtypes, shapes, offsets) against the file and the model, then read."""
+    st = _safetensors_numpy()
+    entries, metadata = _safetensors_entries(path)
+    problems = [why for key, shape, dtype in entries if (why := expected.problem(key, shape, dtype.itemsize))]
     if problems:
         raise CheckpointError(f"load: {path} does not fit this model, nothing was read: " + "; ".join(problems))
     try:
@@ -335,6 +358,29 @@ def _read_safetensors(path: str, expected: _Expected) -> tuple[dict[str, np.ndar
     if "optimizer/type" in metadata:
         arrays["optimizer/type"] = np.array(metadata["optimizer/type"])
     return arrays, metadata
+
+
+def shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """The model parameters a checkpoint file holds and their shapes, read from its headers only.
+
+    Useful to build the model that fits a file before loading it (the command line's
+    ``gradflow --weights`` does). Nothing but the headers is read, so this is cheap for any file.
+
+    Args:
+        path: a ``.safetensors`` file or an ``.npz`` checkpoint.
+
+    Returns:
+        ``{parameter name: shape}`` (optimizer entries left out).
+
+    Raises:
+        CheckpointError: the file is damaged or not a checkpoint.
+        FileNotFoundError: ``path`` does not exist.
+    """
+    path = os.fspath(path)
+    if _is_safetensors(path):
+        entries = _safetensors_entries(path)[0]
+        return {key: shape for key, shape, _ in entries if not key.startswith("optimizer/")}
+    return {key[len("model/") :]: shape for key, shape, *_ in _npz_entries(path) if key.startswith("model/")}
 
 
 def _unflatten_optimizer(arrays: dict[str, np.ndarray], path: str) -> dict:

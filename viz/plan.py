@@ -95,6 +95,14 @@ def _scope_key(n: Node) -> tuple[str, str] | None:
     return None
 
 
+def _neuron_key(n: Node) -> tuple[str, str] | None:
+    # The scalar engine's cells (tinygrad_rnn.nn.scalar_rnn) compute each neuron of each step in a
+    # scope of its own ("h[0]", "f[1]"): one drawn node per neuron per step, boxed by step.
+    if n.kind == "op" and n.path and n.step is not None:
+        return f"neuron/{n.path}@t{n.step}", "neuron"
+    return None
+
+
 LEVELS: dict[str, Level] = {
     level.name: level
     for level in (
@@ -103,6 +111,7 @@ LEVELS: dict[str, Level] = {
         Level("step", "time step", _in_step(lambda n: (f"step/t{n.step}", "step")), "TB"),
         Level("rolled", "recurrent layer", _in_step(lambda n: (f"rolled/{n.path}", "roll")), "LR"),
         Level("scope", "module scope", _scope_key, "LR"),
+        Level("neuron", "neuron and time step", _neuron_key, "LR", clusters=True),
     )
 }
 """The detail levels, one row each; adding a level is one row here (and, if it needs one, a title in
@@ -489,8 +498,8 @@ def _visible(graph: Graph, show_constants: bool, detached: set[str], params: set
 def _group_key(n: Node, level: Level) -> tuple[str, str, tuple[str, int] | None]:
     """(group id, group kind, cluster) of node ``n`` at ``level``."""
     key = level.key(n)
-    if key is not None:
-        return key[0], key[1], None
+    if key is not None:  # a group; at a level with clusters, boxed with the others of its step
+        return key[0], key[1], (n.path.rpartition(".")[0], n.step) if level.clusters and n.step is not None else None
     return n.id, n.kind, (n.path, n.step) if level.clusters and n.step is not None else None
 
 
@@ -502,7 +511,13 @@ def _grouping(graph: Graph, options: DrawOptions):
     chosen = None
     if options.params is not None:
         chosen = {graph.param(p).id for p in options.params}
-        left_out = [n.label for n in graph.parameters() if n.id not in chosen]
+        left_out = [n.label for n in graph.parameters() if n.id not in chosen and n.name]
+        # Every leaf Value counts as trainable (inputs, the 0.5 of a loss): named ones are listed
+        unnamed = sum(1 for n in graph.parameters() if n.id not in chosen and not n.name)
+        if len(left_out) > 8:  # a scalar-engine cell has a weight per number: say how many, not every name
+            left_out = [*left_out[:6], f"{len(left_out) - 6} more"]
+        if unnamed:
+            left_out.append(f"{unnamed} unnamed leaves")
         if left_out:
             notes.append(f"parameters not drawn: {', '.join(left_out)}")
     nodes = _visible(graph, options.show_constants, detached, chosen)
@@ -949,6 +964,9 @@ def _group_title(group: _Group, steps: list[int]) -> str:
         return f"{members[0].path or 'recurrence'} (rolled)"
     if group.kind == "scope":
         return members[0].path + ("" if not steps else f" · t = {steps[0]}")
+    if group.kind == "neuron":  # its output's equation name, e.g. h_3[0]
+        role = _role_of(members[-1])
+        return role.label() if role is not None else f"{members[0].path} · t = {steps[0]}"
     return f"{members[0].path} · t = {steps[0]}" if members[0].path else f"t = {steps[0]}"
 
 
@@ -1009,7 +1027,7 @@ def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: 
             out = members[-1]  # the tail's last node is the loss itself
             node.lines[0] += ": " + ", ".join(op for op in ops)
             node.lines.append(f"value {out.summary()}" if out.size == 1 else shape_text(out.shape))
-        elif group.kind == "scope":
+        elif group.kind in ("scope", "neuron"):
             out = members[-1]  # the scope's last node is its output: a neuron's activation, a layer's result
             node.lines.append(f"out {shape_text(out.shape)}" if out.size > 1 else f"out {fmt(out.value_max)}")
             if out.grad is not None:
