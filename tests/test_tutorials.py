@@ -184,12 +184,12 @@ def test_cli_lists_tutorials_and_rejects_unknown_numbers(capsys):
     assert cli_main(["tutorials", "--list"]) == 0
     listing = capsys.readouterr().out
     assert "06_long_term_benchmarks.py" in listing and "Lesson 6:" in listing
-    assert cli_main(["tutorials", "--run", "42"]) == 1
+    assert cli_main(["tutorials", "--run", "42"]) == 2  # a usage error, as argparse exits
     assert "no tutorial '42'" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_gallery_from_quick_runs(tmp_path, capsys):
-    assert cli_main(["tutorials", "--run", "1", "--quick", "--gallery", str(tmp_path)]) == 1
+    assert cli_main(["tutorials", "--run", "1", "--quick", "--gallery", str(tmp_path)]) == 2
     assert "drop --quick and --without" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
