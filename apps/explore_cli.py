@@ -154,7 +154,7 @@ def watch_training(
 def _cmd_explore(args: argparse.Namespace) -> int:
     from tinygrad_rnn.apps.cli import _import_viz, _output_path
 
-    out, _ = _output_path(args.output, "svg", "svg")
+    out, _ = _output_path(args.output, None, "html", formats=("html",))  # the page is one .html file
     viz = _import_viz()
     from tinygrad_rnn.viz.explore import explore, save_gif
 
