@@ -76,6 +76,7 @@ def test_demo_writes_every_picture(needs_dot, tmp_path):
     for stem in ("rnn_unrolled", "rnn_cells", "lstm_cells", "rnn_rolled", "neuron_vs_layer"):
         assert {f"{stem}.dot", f"{stem}.svg", f"{stem}.png"} <= names
     assert {"gradient_flow.png", "rnn_contributions.png", "state_gradients.png"} <= names
+    assert {"explore.html", "explore.gif"} <= names  # the explorer page and its recording
     assert all(p.stat().st_size > 0 for p in written)
     assert _clusters(tmp_path / "out" / "rnn_unrolled.svg") == 5  # one box per time step
 

@@ -29,3 +29,18 @@ def test_explore_writes_a_page_with_every_snapshot(tmp_path, capsys, model, task
 def test_explore_refuses_a_bad_output_folder(tmp_path, capsys):
     assert main(["explore", "--iterations", "1", "-o", str(tmp_path / "missing" / "p.html")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_budget_benchmark_runs(tmp_path):
+    """``python -m benchmarks.explore`` keeps working (its numbers are the harness's, never asserted here)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is a repository folder
+    from benchmarks import explore as bench
+
+    over = bench.monitor_overhead(steps=20, hidden=4, batch=2, blocks=1)
+    assert over["plain_s"] > 0 and over["monitored_s"] > 0
+    if shutil.which("dot") is not None:
+        page = bench.page_budget(steps=20, iterations=2, hidden=4, batch=2, browser=False)
+        assert 0 < page["mb"] < 5 and page["paint_s"] is None

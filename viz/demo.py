@@ -186,4 +186,20 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
 
     # 7. Neuron level beside layer level.
     written += _write_drawing(_neuron_vs_layer(seed), out / "neuron_vs_layer", render)
+
+    # 8. The explorer page (needs Graphviz for its drawings): an LSTM learning the adding problem
+    # under a GradientMonitor, and the same recording as an animated GIF.
+    if render:
+        written += _explorer(out, seed, quick)
     return written
+
+
+def _explorer(out: Path, seed: int, quick: bool) -> list[Path]:
+    from tinygrad_rnn.apps.explore_cli import watch_training
+
+    from .explore import explore, save_gif
+
+    iterations, every = (6, 2) if quick else (400, 20)  # 400 Adam steps: it learns (MSE ~4e-4)
+    watched = watch_training("lstm", "adding", steps=20, iterations=iterations, every=every, seed=seed)
+    page = explore(watched.monitor, out / "explore.html", x=watched.x, loss_fn=watched.loss_fn, title=watched.title)
+    return [page.path, save_gif(watched.monitor, out / "explore.gif", title=watched.title)]

@@ -77,6 +77,7 @@
   function setLevel(name) {
     S.level = name;
     S.selected = null;
+    graph.classList.remove("dim");
     graph.innerHTML = D.levels[name].svg;
     var drawing = graph.querySelector("svg");
     if (drawing) {  // fit the drawing to the pane; the zoom button shows it at its natural size
@@ -298,7 +299,7 @@
   }
 
   function plot(id, title, series, opts) {
-    var W = 420, H = 150, m = 40;
+    var W = 420, H = 150, m = 52;
     var box = el("div", { class: "plotbox" }, plots);
     el("div", { class: "plottitle" }, box, title);
     var svg = sv("svg", { width: W, height: H, id: id, class: "plot" }, box);

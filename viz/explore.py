@@ -483,15 +483,18 @@ def save_gif(monitor: GradientMonitor, path: str | os.PathLike, fps: float = 4.0
     for snap in snaps:
         fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), dpi=90, gridspec_kw={"width_ratios": [2, 1]})
         back = snap.steps[-1] - snap.steps
-        left.semilogy(back, np.maximum(snap.state_grad_norms, lo), color="#6a51a3", lw=1.5)
+        first = snaps[0]
+        left.semilogy(back, np.maximum(first.state_grad_norms, lo), color="#bbbbbb", lw=1, label="iteration 0")
+        left.semilogy(back, np.maximum(snap.state_grad_norms, lo), color="#6a51a3", lw=1.5, label="this iteration")
+        left.legend(fontsize=7, loc="upper right")
         left.set_ylim(lo, hi)
         left.set_xlabel("steps back from the last step (T - t)")
         left.set_ylabel("‖dL/dh_t‖")
         left.set_title(f"iteration {snap.iteration}", fontsize=10)
-        right.plot(iterations, losses, color="#777777", lw=1)
-        right.plot([snap.iteration], [snap.loss], "o", color="#a50f15")
+        right.semilogy(iterations, losses, color="#777777", lw=1)
+        right.semilogy([snap.iteration], [snap.loss], "o", color="#a50f15")
         right.set_xlabel("iteration")
-        right.set_ylabel("loss")
+        right.set_ylabel("loss (log)")
         if title:
             fig.suptitle(title, fontsize=11)
         fig.tight_layout()
