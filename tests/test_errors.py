@@ -185,6 +185,22 @@ ENGINE_CASES = [
         ValueError,
         r"max: cannot take the maximum of an empty tensor of shape \(0, 2\)",
     ),
+    ("min axis", lambda: _x().min(axis=5), ShapeError, ValueError, r"min: axis 5 is out of range"),
+    (
+        "gather index rank",
+        lambda: _x().gather(1, np.array([0, 1])),
+        ShapeError,
+        ValueError,
+        r"gather: index has 1 dimensions but the input \(2, 3\) has 2",
+    ),
+    (
+        "gather index range",
+        lambda: _x().gather(1, np.array([[0, 3]])),
+        ShapeError,
+        ValueError,
+        r"gather: index 3 is out of range for dimension 1 of size 3",
+    ),
+    ("gather float index", lambda: _x().gather(0, np.zeros((1, 1))), DTypeError, TypeError, r"gather: index must"),
     (
         "mean empty",
         lambda: Tensor(np.zeros((0, 2))).mean(axis=0),
@@ -215,10 +231,17 @@ ENGINE_CASES = [
     ),
     (
         "transpose axes",
+        lambda: _x().transpose(0, 2, 1),
+        ShapeError,
+        ValueError,
+        r"transpose: axes \(0, 2, 1\) are not a permutation of the 2 axes of shape \(2, 3\)",
+    ),
+    (
+        "transpose swap",
         lambda: _x().transpose(0, 2),
         ShapeError,
         ValueError,
-        r"transpose: axes \(0, 2\) are not a permutation of the 2 axes of shape \(2, 3\)",
+        r"transpose: dimensions \(0, 2\) are out of range for a tensor of shape \(2, 3\); transpose\(d0, d1\) swaps",
     ),
     ("permute short", lambda: _x().permute(0), ShapeError, ValueError, r"transpose: axes \(0,\) are not a permutation"),
     (

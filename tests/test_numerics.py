@@ -29,7 +29,7 @@ def _warnings_are_errors():
 def _values_and_grad(op, data: np.ndarray, weights: np.ndarray | None = None):
     x = Tensor(data, requires_grad=True)
     y = op(x)
-    w = np.linspace(0.5, 1.5, y.size).reshape(y.shape).astype(data.dtype) if weights is None else weights
+    w = np.linspace(0.5, 1.5, y.numel()).reshape(y.shape).astype(data.dtype) if weights is None else weights
     (y * Tensor(w)).sum().backward()
     return y, x.grad
 

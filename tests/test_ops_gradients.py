@@ -61,6 +61,8 @@ from tinygrad_rnn.ops import OPS
 
 # Tensor methods that are not ops of their own but compose them; each needs a row too.
 COMPOSED_METHODS = ("split", "chunk", "unsqueeze", "squeeze", "T", "permute", "float", "double")
+# PyTorch's names (issue 16), composed too; their rows are in test_torch_api.py.
+COMPOSED_METHODS += ("masked_fill", "flatten", "amax", "amin", "max-dim", "min-dim", "softplus-beta")
 
 
 # --------------------------------------------------------------------------- input strategies

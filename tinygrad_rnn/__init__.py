@@ -21,10 +21,10 @@ from .errors import (
 )
 from .gradcheck import gradcheck
 from .monitor import GradientMonitor
-from .ops import cat, chunk, split, stack, where
+from .ops import argmax, argmin, cat, chunk, gather, multinomial, split, stack, where
 from .random import manual_seed
 from .scalar import Value
-from .tensor import Tensor, from_numpy, make_node, ones, randn, tensor, zeros, zeros_like
+from .tensor import Tensor, arange, from_numpy, full, make_node, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .threads import blas_threads
 
 __version__ = "0.1.0"
@@ -43,6 +43,9 @@ __all__ = [
     "Tensor",
     "TinygradRNNError",
     "Value",
+    "arange",
+    "argmax",
+    "argmin",
     "blas_threads",
     "cat",
     "chunk",
@@ -50,17 +53,22 @@ __all__ = [
     "detect_anomaly",
     "enable_grad",
     "from_numpy",
+    "full",
+    "gather",
     "gradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",
     "load",
     "make_node",
     "manual_seed",
+    "multinomial",
     "nn",
     "no_grad",
     "ones",
+    "ones_like",
     "ops",
     "optim",
+    "rand",
     "randn",
     "save",
     "scope",

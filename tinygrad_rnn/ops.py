@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .errors import ArgumentError, DTypeError, ShapeError
-from .tensor import Tensor, _make, _SliceGrad, _unbroadcast, _wrap
+from .tensor import _UNSET, Tensor, _axis_alias, _make, _SliceGrad, _unbroadcast, _wrap
 
 OPS: dict[str, Callable] = {}
 
@@ -516,7 +516,7 @@ def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
         out = a.data.reshape(shape)
     except (ValueError, TypeError):
         raise ShapeError(
-            f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}"
+            f"reshape: cannot reshape a tensor of shape {a.shape} ({a.data.size} elements) into {shape}"
         ) from None
 
     def backward(g):
@@ -629,8 +629,9 @@ def _as_tensors(op: str, tensors) -> tuple[Tensor, ...]:
 
 
 @register("cat")
-def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; all other dimensions must match."""
+def cat(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+    """Join tensors along an existing axis (``axis`` or PyTorch's ``dim``, default 0); other dimensions must match."""
+    axis = _axis_alias("cat", axis, dim, 0)
     tensors = _as_tensors("cat", tensors)
     if not tensors:
         raise ShapeError("cat: expected a non-empty sequence of tensors")
@@ -653,8 +654,9 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 
 @register("stack")
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors of equal shape along a new axis."""
+def stack(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+    """Join tensors of equal shape along a new axis (``axis`` or PyTorch's ``dim``, default 0)."""
+    axis = _axis_alias("stack", axis, dim, 0)
     tensors = _as_tensors("stack", tensors)
     if not tensors:
         raise ShapeError("stack: expected a non-empty sequence of tensors")
@@ -671,13 +673,13 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return _make(np.stack([t.data for t in tensors], axis=axis), "stack", tensors, backward, saves_inputs=False)
 
 
-def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
+def split(a: Tensor, split_size_or_sections, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
     """Split ``a`` along ``axis`` into pieces of a given size (int) or sizes (list), as torch.split.
 
     Each piece is a ``getitem`` node with a basic slice: in backward the pieces' gradients are
-    added into one buffer of ``a``'s shape, in place.
+    added into one buffer of ``a``'s shape, in place. ``dim`` is PyTorch's name for ``axis``.
     """
-    axis = _normalise_axis("split", axis, a.ndim)
+    axis = _normalise_axis("split", _axis_alias("split", axis, dim, 0), a.ndim)
     length = a.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
         if split_size_or_sections <= 0:
@@ -703,9 +705,9 @@ def split(a: Tensor, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...
     return tuple(pieces)
 
 
-def chunk(a: Tensor, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
-    """Split ``a`` into ``chunks`` equal pieces along ``axis`` (the size must divide evenly)."""
-    axis = _normalise_axis("chunk", axis, a.ndim)
+def chunk(a: Tensor, chunks: int, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
+    """Split ``a`` into ``chunks`` equal pieces along ``axis`` or ``dim`` (the size must divide evenly)."""
+    axis = _normalise_axis("chunk", _axis_alias("chunk", axis, dim, 0), a.ndim)
     if not isinstance(chunks, int | np.integer) or chunks <= 0 or a.shape[axis] % chunks:
         raise ShapeError(f"chunk: axis {axis} of shape {a.shape} cannot be split into {chunks} equal pieces")
     return split(a, a.shape[axis] // chunks, axis)
@@ -740,3 +742,186 @@ def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
         return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
 
     return _make(out, "log_softmax", (a,), backward, saves_inputs=False)
+
+
+# ------------------------------------------------------------------------ PyTorch names (issue 16)
+# Ops a PyTorch user reaches for, with PyTorch's argument names. ``dim=`` is accepted wherever the
+# numpy-style ``axis=`` is (and ``keepdim=`` beside ``keepdims=``; see ``tensor._axis_alias``).
+
+
+@register("log1p")
+def log1p(a: Tensor) -> Tensor:
+    """log(1 + a), accurate for tiny a (defined for a > -1)."""
+
+    def backward(g):
+        return (g / (1 + a.data),)
+
+    return _make(np.log1p(a.data), "log1p", (a,), backward)
+
+
+@register("expm1")
+def expm1(a: Tensor) -> Tensor:
+    """e**a - 1, accurate for tiny a; its derivative is e**a = out + 1."""
+    out = np.expm1(a.data)
+
+    def backward(g):
+        return (g * (out + 1),)
+
+    return _make(out, "expm1", (a,), backward, saves_inputs=False)
+
+
+@register("min")
+def min(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - the op's name
+    """Minimum over ``axis``; tied minima share the gradient equally (as ``max`` and ``torch.amin``)."""
+    _check_axis("min", a, axis)
+    if a.data.size == 0:
+        raise ShapeError(f"min: cannot take the minimum of an empty tensor of shape {a.shape}")
+    out = np.min(a.data, axis=axis, keepdims=keepdims)
+
+    def backward(g):
+        winners = a.data == _expand_reduced(out, a, axis, keepdims)
+        share = (winners / winners.sum(axis=axis, keepdims=True)).astype(a.data.dtype, copy=False)
+        return (_expand_reduced(g, a, axis, keepdims) * share,)
+
+    return _make(out, "min", (a,), backward)
+
+
+def _arg_reduce(op: str, fn: Callable, a: Tensor, dim, keepdim: bool) -> Tensor:
+    """argmax/argmin as ``torch.argmax``: over the flattened tensor when ``dim`` is None; int64, no gradient."""
+    if a.data.size == 0:
+        raise ShapeError(f"{op}: cannot take the {op} of an empty tensor of shape {a.shape}")
+    if dim is None:
+        index = fn(a.data.reshape(-1))
+        return Tensor(np.full((1,) * a.ndim if keepdim else (), index, dtype=np.int64))
+    if isinstance(dim, tuple):
+        raise ShapeError(f"{op}: dim must be one int or None, got {dim!r}")
+    _check_axis(op, a, dim)
+    return Tensor(fn(a.data, axis=dim, keepdims=keepdim).astype(np.int64))
+
+
+def argmax(a, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+    """Index of the largest element (first one on ties), as ``torch.argmax``; an int64 tensor."""
+    return _arg_reduce("argmax", np.argmax, _as_tensor(a), _axis_alias("argmax", axis, dim), keepdim)
+
+
+def argmin(a, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+    """Index of the smallest element (first one on ties), as ``torch.argmin``; an int64 tensor."""
+    return _arg_reduce("argmin", np.argmin, _as_tensor(a), _axis_alias("argmin", axis, dim), keepdim)
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _gather_index(op: str, a: Tensor, dim: int, index) -> tuple[np.ndarray, tuple]:
+    """Check ``torch.gather``'s index and return it with the full numpy index it stands for."""
+    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
+    if idx.ndim != a.ndim:
+        raise ShapeError(f"{op}: index has {idx.ndim} dimensions but the input {a.shape} has {a.ndim}; they must match")
+    dim = _normalise_axis(op, dim, builtins.max(a.ndim, 1))
+    for d, (n, m) in enumerate(zip(idx.shape, a.shape)):
+        if d != dim and n > m:
+            raise ShapeError(
+                f"{op}: index shape {idx.shape} is larger than the input shape {a.shape} in dimension {d}; "
+                f"expected index.shape[d] <= input.shape[d] for every d != dim ({dim})"
+            )
+    size = a.shape[dim] if a.ndim else 1
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        bad = idx.min() if idx.min() < -size else idx.max()
+        raise ShapeError(f"{op}: index {int(bad)} is out of range for dimension {dim} of size {size}")
+    # Every position of ``idx`` names itself in the other dimensions and ``idx`` along ``dim``.
+    grid = list(np.indices(idx.shape, sparse=True)) if idx.ndim else []
+    if idx.ndim:
+        grid[dim] = idx
+    return idx, tuple(grid) if idx.ndim else ()
+
+
+@register("gather")
+def gather(a: Tensor, dim: int, index) -> Tensor:
+    """``out[i][j] = a[index[i][j]][j]`` (for dim 0), as ``torch.gather``.
+
+    Every dimension of ``index`` other than ``dim`` may be shorter than ``a``'s; an element gathered
+    twice receives both gradients (scatter-add).
+    """
+    a = _as_tensor(a)
+    _, full_index = _gather_index("gather", a, dim, index)
+    out = a.data[full_index] if a.ndim else a.data.copy()
+
+    def backward(g):
+        full = np.zeros_like(a.data)
+        if a.ndim:
+            np.add.at(full, full_index, g)
+        else:
+            full += g
+        return (full,)
+
+    return _make(out, "gather", (a,), backward, saves_inputs=False)  # reads only a's shape
+
+
+def masked_fill(a: Tensor, mask, value: float) -> Tensor:
+    """``a`` with ``value`` where ``mask`` is true, as ``torch.Tensor.masked_fill`` (no gradient there)."""
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(f"masked_fill: mask must be a boolean tensor, got dtype {m.dtype}")
+    try:
+        np.broadcast_shapes(m.shape, a.shape)
+    except ValueError:
+        raise ShapeError(
+            f"masked_fill: mask of shape {m.shape} cannot be broadcast to the tensor's shape {a.shape}"
+        ) from None
+    if np.broadcast_shapes(m.shape, a.shape) != a.shape:
+        raise ShapeError(f"masked_fill: mask of shape {m.shape} would grow the tensor's shape {a.shape}")
+    if isinstance(value, Tensor):
+        if value.data.size != 1:
+            raise ShapeError(f"masked_fill: value must be a number or a one-element tensor, got shape {value.shape}")
+        value = value.item()
+    return where(m, value, a)
+
+
+def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:
+    """Draw category indices with probability proportional to ``probs``, as ``torch.multinomial``.
+
+    Uses the generator seeded by :func:`tinygrad_rnn.manual_seed`, so a seed gives the same draws
+    every run (not the same numbers as PyTorch's generator).
+
+    Args:
+        probs: ``(C,)`` or ``(B, C)`` non-negative weights (they need not sum to 1).
+        num_samples: how many indices to draw per row.
+        replacement: draw with replacement; without it ``num_samples`` may not exceed the number
+            of categories with non-zero weight.
+
+    Returns:
+        An int64 tensor of shape ``(num_samples,)`` or ``(B, num_samples)``.
+
+    Raises:
+        ShapeError: for probs that are not 1-D or 2-D.
+        ArgumentError: for negative, NaN or infinite weights, a row summing to 0, or too many
+            samples without replacement.
+    """
+    from .random import get_rng
+
+    w = np.asarray(probs.data if isinstance(probs, Tensor) else probs, dtype=np.float64)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise ShapeError(f"multinomial: probs must be 1-D or 2-D with at least one category, got shape {w.shape}")
+    if not isinstance(num_samples, int | np.integer) or num_samples <= 0:
+        raise ArgumentError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ArgumentError("multinomial: probs must be finite and non-negative (got a negative, inf or NaN weight)")
+    rows = w.reshape(-1, w.shape[-1])
+    totals = rows.sum(axis=1)
+    if np.any(totals <= 0):
+        raise ArgumentError(f"multinomial: row {int(np.argmin(totals))} of probs sums to 0; no category can be drawn")
+    if not replacement and num_samples > int(np.count_nonzero(rows, axis=1).min()):
+        raise ArgumentError(
+            f"multinomial: cannot draw {num_samples} samples without replacement from a row with only "
+            f"{int(np.count_nonzero(rows, axis=1).min())} non-zero weights; pass replacement=True"
+        )
+    rng = get_rng()
+    drawn = [
+        rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=row / total)
+        for row, total in zip(rows, totals)
+    ]
+    out = np.array(drawn, dtype=np.int64)
+    return Tensor(out[0] if w.ndim == 1 else out)

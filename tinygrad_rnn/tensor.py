@@ -15,7 +15,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from .autograd import PER_THREAD, STATE, Role
-from .errors import DTypeError, GraphError, ShapeError
+from .errors import ArgumentError, DTypeError, GraphError, ShapeError
 
 _FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
 _add = np.add
@@ -29,6 +29,7 @@ _new_object = object.__new__
 # Forward passes, which are most of the work, still run concurrently.
 _BACKWARD_LOCK = threading.RLock()
 _lock_backward, _unlock_backward = _BACKWARD_LOCK.acquire, _BACKWARD_LOCK.release
+_UNSET = object()  # "argument not given", where None is a meaningful value (axis=None: all axes)
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -204,10 +205,25 @@ class Tensor:
         """The numpy dtype of ``data``."""
         return self.data.dtype
 
-    @property
-    def size(self) -> int:
-        """The number of elements."""
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the length of dimension ``dim``, as ``torch.Tensor.size``.
+
+        A method, as in PyTorch (``x.size(0)``); the number of elements is :meth:`numel`.
+        """
+        if dim is None:
+            return self.data.shape
+        _ops._check_axis("size", self, dim)
+        if isinstance(dim, tuple):
+            raise ShapeError(f"size: dim must be one int or None, got {dim!r}")
+        return self.data.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements, as ``torch.Tensor.numel``."""
         return self.data.size
+
+    def dim(self) -> int:
+        """The number of dimensions (same as ``ndim``), as ``torch.Tensor.dim``."""
+        return self.data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -561,17 +577,69 @@ class Tensor:
 
     clamp = clip
 
-    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (an int, a tuple of ints, or None for all)."""
-        return _ops.sum(self, axis, keepdims)
+    def sum(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET) -> Tensor:
+        """Sum over ``axis`` or ``dim`` (an int, a tuple of ints, or None for all)."""
+        return _ops.sum(self, _axis_alias("sum", axis, dim), _keepdims_alias("sum", keepdims, keepdim))
 
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (an int, a tuple of ints, or None for all)."""
-        return _ops.mean(self, axis, keepdims)
+    def mean(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET) -> Tensor:
+        """Mean over ``axis`` or ``dim`` (an int, a tuple of ints, or None for all)."""
+        return _ops.mean(self, _axis_alias("mean", axis, dim), _keepdims_alias("mean", keepdims, keepdim))
 
-    def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; ties share the gradient equally."""
-        return _ops.max(self, axis, keepdims)
+    def max(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+        """Maximum over ``axis``; ties share the gradient equally.
+
+        Three forms, so a PyTorch user never gets a different kind of answer than expected:
+
+        * ``x.max()`` or ``x.max(axis)``: the maximum as a tensor (numpy's ``max``);
+        * ``x.max(dim=d)``: PyTorch's ``(values, indices)`` pair; the gradient goes to the element
+          named by ``indices``, as in PyTorch;
+        * ``x.max(other_tensor)``: the elementwise :meth:`maximum`, as ``torch.max(a, b)``.
+        """
+        if isinstance(axis, Tensor):
+            return _ops.maximum(self, axis)
+        return _reduce_extreme(self, "max", axis, keepdims, dim, keepdim)
+
+    def min(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+        """Minimum over ``axis``; the same three forms as :meth:`max` (``dim=`` gives values and indices)."""
+        if isinstance(axis, Tensor):
+            return _ops.minimum(self, axis)
+        return _reduce_extreme(self, "min", axis, keepdims, dim, keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+        """Maximum over ``dim`` (int, tuple or None), as ``torch.amax``; ties share the gradient equally."""
+        return _ops.max(self, _axis_alias("amax", axis, dim), keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+        """Minimum over ``dim`` (int, tuple or None), as ``torch.amin``; ties share the gradient equally."""
+        return _ops.min(self, _axis_alias("amin", axis, dim), keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+        """Index of the largest element (over the flattened tensor when ``dim`` is None), int64."""
+        return _ops.argmax(self, dim, keepdim, axis=axis)
+
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+        """Index of the smallest element (over the flattened tensor when ``dim`` is None), int64."""
+        return _ops.argmin(self, dim, keepdim, axis=axis)
+
+    def log1p(self) -> Tensor:
+        """Elementwise log(1 + x), accurate near 0."""
+        return _ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        """Elementwise e**x - 1, accurate near 0."""
+        return _ops.expm1(self)
+
+    def softplus(self) -> Tensor:
+        """Elementwise log(1 + e**x), without overflow."""
+        return _ops.softplus(self)
+
+    def gather(self, dim: int, index) -> Tensor:
+        """Pick elements along ``dim`` by an integer ``index`` tensor, as ``torch.gather``."""
+        return _ops.gather(self, dim, index)
+
+    def masked_fill(self, mask, value: float) -> Tensor:
+        """Replace the elements where the boolean ``mask`` is true by ``value``, as ``torch.masked_fill``."""
+        return _ops.masked_fill(self, mask, value)
 
     def reshape(self, *shape) -> Tensor:
         """Return the same data with a new shape (``-1`` infers one dimension)."""
@@ -581,12 +649,19 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self) -> Tensor:
-        """Return a 1-D view of the data."""
-        return _ops.reshape(self, (-1,))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions ``start_dim`` to ``end_dim`` (all by default) into one, as ``torch.flatten``."""
+        if self.ndim == 0:
+            return _ops.reshape(self, (1,))
+        start = _ops._normalise_axis("flatten", start_dim, self.ndim)
+        end = _ops._normalise_axis("flatten", end_dim, self.ndim)
+        if start > end:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
+        return _ops.reshape(self, (*self.shape[:start], -1, *self.shape[end + 1 :]))
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert a size-1 dimension at ``axis``."""
+    def unsqueeze(self, dim: int = _UNSET, *, axis: int = _UNSET) -> Tensor:
+        """Insert a size-1 dimension at ``dim`` (or ``axis``)."""
+        axis = _axis_alias("unsqueeze", axis, dim)
         if not isinstance(axis, int | np.integer) or not -self.ndim - 1 <= axis <= self.ndim:
             raise ShapeError(
                 f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape}; "
@@ -594,8 +669,9 @@ class Tensor:
             )
         return _ops.reshape(self, np.expand_dims(self.data, axis).shape)
 
-    def squeeze(self, axis: int | None = None) -> Tensor:
-        """Remove size-1 dimensions (only ``axis`` if given)."""
+    def squeeze(self, axis: int | None = _UNSET, *, dim: int | None = _UNSET) -> Tensor:
+        """Remove size-1 dimensions (only ``axis`` or ``dim`` if given; it must have size 1)."""
+        axis = _axis_alias("squeeze", axis, dim)
         try:
             shape = np.squeeze(self.data, axis).shape
         except (ValueError, TypeError):  # numpy's AxisError is a ValueError too
@@ -606,7 +682,23 @@ class Tensor:
         return _ops.reshape(self, shape)
 
     def transpose(self, *axes) -> Tensor:
-        """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
+        """Permute the axes as ``ndarray.transpose``, or swap two of them as ``torch.transpose``.
+
+        * ``t.transpose()``: reverse the axes (numpy);
+        * ``t.transpose(d0, d1)``, two ints: swap dimensions ``d0`` and ``d1`` (PyTorch). For a
+          matrix this is the transpose either way; numpy would read ``(0, 1)`` as "no change".
+        * ``t.transpose(perm)`` or three or more ints: the permutation ``perm`` (numpy).
+        """
+        if len(axes) == 2 and all(isinstance(ax, int | np.integer) for ax in axes):
+            if not all(-self.ndim <= ax < self.ndim for ax in axes):
+                raise ShapeError(
+                    f"transpose: dimensions {axes} are out of range for a tensor of shape {self.shape}; "
+                    f"transpose(d0, d1) swaps two dimensions, as in PyTorch"
+                )
+            d0, d1 = (ax % self.ndim for ax in axes)
+            perm = list(range(self.ndim))
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+            return _ops.transpose(self, tuple(perm))
         if len(axes) == 1 and isinstance(axes[0], tuple | list):
             return _ops.transpose(self, tuple(axes[0]))  # explicit, even if empty: [] is wrong for ndim > 0
         if axes == (None,):  # ``t.transpose(None)`` reverses the axes, as in numpy
@@ -617,21 +709,21 @@ class Tensor:
         """Permute the axes, as ``torch.Tensor.permute``."""
         return self.transpose(*axes)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        """Softmax along ``axis``, stable for large inputs."""
-        return _ops.softmax(self, axis)
+    def softmax(self, axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+        """Softmax along ``axis`` or ``dim`` (default -1), stable for large inputs."""
+        return _ops.softmax(self, _axis_alias("softmax", axis, dim, -1))
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """Log-softmax along ``axis``, stable for large inputs."""
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+        """Log-softmax along ``axis`` or ``dim`` (default -1), stable for large inputs."""
+        return _ops.log_softmax(self, _axis_alias("log_softmax", axis, dim, -1))
 
-    def split(self, split_size_or_sections, axis: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
         """Split into pieces of ``split_size`` (an int) or of the given sizes (a list), as torch.split."""
-        return _ops.split(self, split_size_or_sections, axis)
+        return _ops.split(self, split_size_or_sections, axis, dim=dim)
 
-    def chunk(self, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
-        """Split into ``chunks`` pieces of equal size along ``axis``, as torch.chunk."""
-        return _ops.chunk(self, chunks, axis)
+    def chunk(self, chunks: int, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
+        """Split into ``chunks`` pieces of equal size along ``axis`` or ``dim``, as torch.chunk."""
+        return _ops.chunk(self, chunks, axis, dim=dim)
 
     def astype(self, dtype) -> Tensor:
         """Return a copy converted to ``dtype`` (differentiable between float dtypes)."""
@@ -641,6 +733,57 @@ class Tensor:
 def _copy_ufunc(target: np.ndarray, value, out: np.ndarray, casting: str) -> None:
     """``np.copyto`` with a ufunc's signature, so ``copy_`` shares ``_inplace``'s checks."""
     np.copyto(out, value, casting=casting)
+
+
+# ``dim=`` is accepted wherever the numpy-style ``axis=`` is (and ``keepdim=`` beside ``keepdims=``);
+# giving both spellings with different values is an error rather than a silent choice.
+def _axis_alias(op: str, axis, dim, default=None):
+    """One axis from the numpy spelling ``axis`` and the PyTorch spelling ``dim`` (a list becomes a tuple)."""
+    if axis is not _UNSET and dim is not _UNSET and axis != dim:
+        raise ArgumentError(f"{op}: got axis={axis!r} and dim={dim!r}; give one of them (they mean the same)")
+    value = dim if dim is not _UNSET else (axis if axis is not _UNSET else default)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _keepdims_alias(op: str, keepdims, keepdim) -> bool:
+    """``keepdims`` (numpy) or ``keepdim`` (PyTorch); both given must agree."""
+    if keepdims is not _UNSET and keepdim is not _UNSET and bool(keepdims) != bool(keepdim):
+        raise ArgumentError(f"{op}: got keepdims={keepdims!r} and keepdim={keepdim!r}; give one of them")
+    value = keepdim if keepdim is not _UNSET else keepdims
+    return False if value is _UNSET else bool(value)
+
+
+def _reduce_extreme(t: Tensor, op: str, axis, keepdims, dim, keepdim):
+    """``max``/``min``: a tensor for ``axis=`` (numpy), PyTorch's ``(values, indices)`` for ``dim=``."""
+    keep = _keepdims_alias(op, keepdims, keepdim)
+    if dim is _UNSET or axis is not _UNSET:
+        return getattr(_ops, op)(t, _axis_alias(op, axis, dim), keep)
+    if not isinstance(dim, int | np.integer):
+        raise ShapeError(f"{op}: dim= must be one int (PyTorch returns values and indices); for a tuple use amax/amin")
+    indices = getattr(_ops, f"arg{op}")(t, dim, keepdim=True)  # (..., 1, ...)
+    values = _ops.gather(t, dim, indices)  # the gradient goes to the chosen element only, as in PyTorch
+    if not keep:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return _MinMax(values, indices)
+
+
+class _MinMax(tuple):
+    """``(values, indices)`` with those names, as the named tuple ``torch.max(x, dim)`` returns."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Tensor, indices: Tensor):
+        return tuple.__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        """The extreme values."""
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        """Their int64 positions along the reduced dimension."""
+        return self[1]
 
 
 def _data(x):
@@ -993,9 +1136,47 @@ def ones(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     return _wrap(np.ones(_shape_arg(shape, "ones"), dtype=_dtype_arg(dtype, "ones"))).requires_grad_(requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros with the shape and dtype of ``t``."""
-    return _wrap(np.zeros_like(t.data)).requires_grad_(requires_grad)
+def zeros_like(t: Tensor, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A tensor of zeros with the shape (and, unless ``dtype`` is given, the dtype) of ``t``."""
+    data = _like_data("zeros_like", t)
+    return _wrap(np.zeros_like(data, dtype=_dtype_arg(dtype or data.dtype, "zeros_like"))).requires_grad_(requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A tensor of ones with the shape (and, unless ``dtype`` is given, the dtype) of ``t``."""
+    data = _like_data("ones_like", t)
+    return _wrap(np.ones_like(data, dtype=_dtype_arg(dtype or data.dtype, "ones_like"))).requires_grad_(requires_grad)
+
+
+def _like_data(where: str, t) -> np.ndarray:
+    if isinstance(t, Tensor):
+        return t.data
+    try:
+        return _to_array(t)
+    except (DTypeError, ShapeError) as err:
+        raise type(err)(f"{where}: expected a tensor or array: {err}") from None
+
+
+def full(shape, fill_value: float, requires_grad: bool = False, dtype="float64") -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value``, as ``torch.full``."""
+    shape = _shape_arg((shape,) if isinstance(shape, int | np.integer) else (tuple(shape),), "full")
+    return _wrap(np.full(shape, fill_value, dtype=_dtype_arg(dtype, "full"))).requires_grad_(requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Evenly spaced values in ``[start, end)``, as ``torch.arange``: int64 for integer arguments, else float64.
+
+    Raises:
+        ArgumentError: for a zero step, a non-finite bound, or a step pointing away from ``end``.
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0 or not all(np.isfinite(v) for v in (start, end, step)):
+        raise ArgumentError(f"arange: start, end and step must be finite and step non-zero, got {start}, {end}, {step}")
+    if (end - start) * step < 0:
+        raise ArgumentError(f"arange: step {step} points away from end {end} (start {start})")
+    dtype = None if dtype is None else _dtype_arg(dtype, "arange")
+    return _wrap(np.arange(start, end, step, dtype=dtype)).requires_grad_(requires_grad)
 
 
 def randn(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
@@ -1003,6 +1184,14 @@ def randn(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
     from .random import get_rng
 
     data = get_rng().standard_normal(_shape_arg(shape, "randn")).astype(_dtype_arg(dtype, "randn"))
+    return _wrap(data).requires_grad_(requires_grad)
+
+
+def rand(*shape, requires_grad: bool = False, dtype="float64") -> Tensor:
+    """A tensor of samples uniform in [0, 1) from the generator seeded by :func:`manual_seed`."""
+    from .random import get_rng
+
+    data = get_rng().random(_shape_arg(shape, "rand")).astype(_dtype_arg(dtype, "rand"))
     return _wrap(data).requires_grad_(requires_grad)
 
 

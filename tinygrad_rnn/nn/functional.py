@@ -50,19 +50,35 @@ def sigmoid(x: Tensor) -> Tensor:
     return _as_tensor(x).sigmoid()
 
 
-def softplus(x: Tensor) -> Tensor:
-    """log(1 + e**x) elementwise, without overflow."""
-    return ops.softplus(_as_tensor(x))
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e**(beta x)) / beta elementwise, as ``torch.nn.functional.softplus``.
+
+    As in PyTorch, where ``beta * x > threshold`` the result is ``x`` itself (the two differ there
+    by less than e**-threshold); below it the exact, overflow-free form is used.
+    """
+    x = _as_tensor(x)
+    if not beta > 0:
+        raise ArgumentError(f"softplus: beta must be > 0, got {beta!r}")
+    if beta == 1 and threshold == float("inf"):
+        return ops.softplus(x)
+    smooth = ops.softplus(x * beta) / beta if beta != 1 else ops.softplus(x)
+    return ops.where(x.data * beta > threshold, x, smooth)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """Softmax along ``axis``."""
-    return _as_tensor(x).softmax(axis)
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Softmax along ``dim`` (PyTorch's name) or ``axis``; the last axis when neither is given."""
+    return _as_tensor(x).softmax(_one_axis("softmax", axis, dim))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """Log-softmax along ``axis``."""
-    return _as_tensor(x).log_softmax(axis)
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Log-softmax along ``dim`` (PyTorch's name) or ``axis``; the last axis when neither is given."""
+    return _as_tensor(x).log_softmax(_one_axis("log_softmax", axis, dim))
+
+
+def _one_axis(where: str, axis, dim) -> int:
+    if axis is not None and dim is not None and axis != dim:
+        raise ArgumentError(f"{where}: got axis={axis!r} and dim={dim!r}; give one of them (they mean the same)")
+    return -1 if axis is None and dim is None else (dim if dim is not None else axis)
 
 
 # ----------------------------------------------------------------------------------------- losses
