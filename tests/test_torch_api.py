@@ -284,3 +284,11 @@ def test_argmax_and_indices_match_pytorch():
         assert x.argmax(dim).tolist() == tx.argmax(dim).tolist()
         assert x.argmin(dim=dim, keepdim=True).tolist() == tx.argmin(dim=dim, keepdim=True).tolist()
         assert x.max(dim=dim).indices.tolist() == tx.max(dim=dim).indices.tolist()
+
+
+def test_size_is_still_numpys_element_count_too():
+    x = Tensor(np.zeros((2, 3)))
+    assert x.size == 6 and x.size > 1 and int(x.size) == 6  # the numpy reading keeps working
+    assert x.size() == (2, 3) and x.size(-2) == 2
+    with pytest.raises(ShapeError, match="dim must be one int"):
+        x.size((0, 1))

@@ -205,17 +205,14 @@ class Tensor:
         """The numpy dtype of ``data``."""
         return self.data.dtype
 
-    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
-        """The shape, or the length of dimension ``dim``, as ``torch.Tensor.size``.
+    @property
+    def size(self) -> _Size:
+        """The number of elements (numpy's ``size``), callable as PyTorch's ``size(dim=None)``.
 
-        A method, as in PyTorch (``x.size(0)``); the number of elements is :meth:`numel`.
+        ``t.size`` is an int, as for an ndarray; ``t.size()`` is the shape and ``t.size(0)`` the length
+        of dimension 0, as ``torch.Tensor.size``. The number of elements is also :meth:`numel`.
         """
-        if dim is None:
-            return self.data.shape
-        _ops._check_axis("size", self, dim)
-        if isinstance(dim, tuple):
-            raise ShapeError(f"size: dim must be one int or None, got {dim!r}")
-        return self.data.shape[dim]
+        return _Size(self)
 
     def numel(self) -> int:
         """The number of elements, as ``torch.Tensor.numel``."""
@@ -765,6 +762,24 @@ def _reduce_extreme(t: Tensor, op: str, axis, keepdims, dim, keepdim):
     if not keep:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
     return _MinMax(values, indices)
+
+
+class _Size(int):
+    """An element count that, called, answers PyTorch's ``size(dim=None)`` (see :attr:`Tensor.size`)."""
+
+    def __new__(cls, t: Tensor):
+        count = int.__new__(cls, t.data.size)
+        count._tensor = t
+        return count
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        t = self._tensor
+        if dim is None:
+            return t.data.shape
+        if not isinstance(dim, int | np.integer):
+            raise ShapeError(f"size: dim must be one int or None, got {dim!r}")
+        _ops._check_axis("size", t, dim)
+        return t.data.shape[dim]
 
 
 class _MinMax(tuple):
