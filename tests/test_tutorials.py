@@ -44,6 +44,15 @@ def test_the_course_has_its_ten_lessons_in_order():
     assert all(t.title.startswith(f"Lesson {t.number}:") for t in TUTORIALS)
 
 
+@pytest.mark.parametrize("tutorial", TUTORIALS[:10], ids=[t.name for t in TUTORIALS[:10]])
+def test_every_lesson_is_a_percent_notebook_with_an_ingredient_and_exercises(tutorial):
+    source = tutorial.path.read_text(encoding="utf-8")
+    assert source.startswith("# %% [markdown]\n# # Lesson "), "a lesson opens with its title as a markdown cell"
+    assert _ingredients(tutorial.path), "a lesson declares the key ingredient its claims depend on"
+    assert "needs=" in source
+    assert "## Predict, then run" in source and "--" in source.split("## Predict, then run")[1]
+
+
 try:  # the notebooks extra (in the test extra): every lesson then runs as a notebook, as readers open it
     import ipykernel  # noqa: F401
     import jupytext  # noqa: F401

@@ -1,29 +1,31 @@
-"""Lesson 6: long-term-dependency benchmarks -- where the tanh RNN fails and LSTM and GRU succeed.
+# %% [markdown]
+# # Lesson 6: long-term-dependency benchmarks -- where the tanh RNN fails and LSTM and GRU succeed
+#
+# The adding problem (Hochreiter & Schmidhuber 1997) hides two marked numbers among T random ones,
+# the first within the first 10 steps, the second before T/2; the answer, 0.5 + (X1 + X2)/4, is asked
+# for only at the last step. To get it right the network must carry information over at least T/2
+# steps -- and, to learn it, the gradient must come back that far. A sequence counts as solved when
+# the answer is within 0.04. Predicting the mean, 0.5, already gives an MSE of about 0.04 and solves
+# about 16% of the sequences by luck: that is the trivial baseline a model has to beat.
+#
+# `tinygrad_rnn.apps.tasks` holds the adding problem, the temporal-order problem and the latch problem
+# (Bengio et al. 1994), and `tasks.evaluate` scores any predictor on fresh test sequences. We train
+# a tanh RNN, a GRU and an LSTM of the same width with the same budget at two lengths.
+#
+# What is asserted. Default mode (T = 20 and 30): the LSTM and the GRU solve at least 90% of the test
+# sequences at every length, while the tanh RNN stays near the baseline (success below 40%, MSE above
+# half the baseline's); and on the temporal-order problem at T = 50 the LSTM is right at least 90% of
+# the time while the RNN stays below 50% (chance is 25%). Quick mode (T = 20, under a third of the
+# budget, no GRU, no temporal order): the LSTM cuts the baseline's MSE at least in half while the RNN
+# does not get below 70% of it -- the same gap, smaller.
 
-The adding problem (Hochreiter & Schmidhuber 1997) hides two marked numbers among T random ones,
-the first within the first 10 steps, the second before T/2; the answer, 0.5 + (X1 + X2)/4, is asked
-for only at the last step. To get it right the network must carry information over at least T/2
-steps -- and, to learn it, the gradient must come back that far. A sequence counts as solved when
-the answer is within 0.04. Predicting the mean, 0.5, already gives an MSE of about 0.04 and solves
-about 16% of the sequences by luck: that is the trivial baseline a model has to beat.
-
-``tinygrad_rnn.apps.tasks`` holds the adding problem, the temporal-order problem and the latch problem
-(Bengio et al. 1994), and ``tasks.evaluate`` scores any predictor on fresh test sequences. We train
-a tanh RNN, a GRU and an LSTM of the same width with the same budget at two lengths.
-
-What is asserted. Default mode (T = 20 and 30): the LSTM and the GRU solve at least 90% of the test
-sequences at every length, while the tanh RNN stays near the baseline (success below 40%, MSE above
-half the baseline's); and on the temporal-order problem at T = 50 the LSTM is right at least 90% of
-the time while the RNN stays below 50% (chance is 25%). Quick mode (T = 20, under a third of the
-budget, no GRU, no temporal order): the LSTM cuts the baseline's MSE at least in half while the RNN
-does not get below 70% of it -- the same gap, smaller.
-
-Run: ``python tutorials/06_long_term_benchmarks.py [--quick] [--out FOLDER]``
-"""
-
+# %%
 from _common import Lesson, table
 
-lesson = Lesson(__doc__, "06_long_term_benchmarks")
+lesson = Lesson(
+    "06_long_term_benchmarks",
+    ingredients={"training": "the models are trained (without: the same models, untrained)"},
+)
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,7 +36,7 @@ from tinygrad_rnn import Tensor, nn, optim
 
 LENGTHS = lesson.pick([20, 30], [20])
 KINDS = lesson.pick(["RNN", "GRU", "LSTM"], ["RNN", "LSTM"])
-HIDDEN = 32
+HIDDEN = lesson.param("hidden", 32)
 BATCH = 64
 MAX_ITERATIONS = lesson.pick(700, 200)
 CHECK_EVERY = 50  # look at a small validation set this often; stop once it is solved
@@ -72,7 +74,9 @@ def train(kind: str, task, seed: int) -> tuple[Regressor, list[float], int]:
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     x_val, y_val = task.sample(200, np.random.default_rng(seed + 1))
     curve = []
-    for iteration in range(1, MAX_ITERATIONS + 1):
+    budget = MAX_ITERATIONS if lesson.uses("training") else 0
+    iteration = 0
+    for iteration in lesson.progress(range(1, budget + 1), f"training the {kind}"):
         x, y = task.sample(BATCH, rng)
         if task.kind == "regression":
             loss = nn.functional.mse_loss(model(x), Tensor(y))
@@ -117,12 +121,20 @@ for T in LENGTHS:
     rnn = results[("RNN", T)][0]
     lstm = results[("LSTM", T)][0]
     if lesson.quick:
-        lesson.claim(lstm.mse < 0.5 * base.mse, f"T={T}: the LSTM at least halves the baseline's MSE ({lstm.mse:.4f})")
+        lesson.claim(
+            lstm.mse < 0.5 * base.mse,
+            f"T={T}: the LSTM at least halves the baseline's MSE ({lstm.mse:.4f})",
+            needs="training",
+        )
         lesson.claim(rnn.mse > 0.7 * base.mse, f"T={T}: the tanh RNN stays near the baseline's MSE ({rnn.mse:.4f})")
     else:
         for kind in ("LSTM", "GRU"):
             gated = results[(kind, T)][0]
-            lesson.claim(gated.success_rate >= 0.9, f"T={T}: the {kind} solves {gated.success_rate:.1%} of sequences")
+            lesson.claim(
+                gated.success_rate >= 0.9,
+                f"T={T}: the {kind} solves {gated.success_rate:.1%} of sequences",
+                needs="training",
+            )
         lesson.claim(
             rnn.success_rate < 0.4 and rnn.mse > 0.5 * base.mse,
             f"T={T}: the tanh RNN fails (success {rnn.success_rate:.1%}, baseline {base.success_rate:.1%})",
@@ -131,6 +143,8 @@ for T in LENGTHS:
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 colors = {"RNN": "tab:red", "GRU": "tab:green", "LSTM": "tab:blue"}
 for (kind, T), curve in curves.items():
+    if len(curve) < 20:
+        continue  # an untrained model (--without training) has no curve
     smooth = np.convolve(curve, np.ones(20) / 20, mode="valid")
     axes[0].semilogy(smooth, color=colors[kind], ls="-" if T == LENGTHS[-1] else ":", label=f"{kind}, T={T}")
 axes[0].axhline(results[("baseline", LENGTHS[-1])][0].mse, color="grey", ls="--", label="baseline MSE")
@@ -147,10 +161,12 @@ axes[1].set(ylabel="success rate (|error| < 0.04)", ylim=(0, 1.05), title="Test 
 axes[1].legend(fontsize=7)
 lesson.savefig(fig, "adding_problem", key=True)
 
-# ---------------------------------------------------------------------------------------------
-# The same gap on a classification task (default mode only, to keep quick mode quick): the
+# %% [markdown]
+# ## The same gap on a classification task (default mode only, to keep quick mode quick): the
 # temporal-order problem at T = 50. The class is the order of two symbols X/Y hidden around
 # steps 5-10 and 25-30 among random distractors; guessing gives 25%.
+
+# %%
 if not lesson.quick:
     task = TemporalOrder(50)
     rows = [["baseline", evaluate(task, task.trivial_prediction).success_rate, "-"]]
@@ -163,5 +179,16 @@ if not lesson.quick:
     lesson.claim(
         rows[2][1] >= 0.9 and rows[1][1] < 0.5,
         f"temporal order: the LSTM is right {rows[2][1]:.0%} of the time, the tanh RNN {rows[1][1]:.0%}",
+        needs="training",
     )
+
+# %% [markdown]
+# ## Predict, then run
+#
+# 1. `--quick --set hidden=8`: a quarter of the width. Predict: does the LSTM still halve the
+#    baseline's MSE at T = 20? Does the RNN do any better?
+# 2. `--without training`: every model keeps its initial weights. Which model is closest to the
+#    baseline, and why is none of them far from it?
+
+# %%
 lesson.done()

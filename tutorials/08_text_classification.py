@@ -1,19 +1,21 @@
-"""Lesson 8: many-to-one text classification with word embeddings -- where word order matters.
+# %% [markdown]
+# # Lesson 8: many-to-one text classification with word embeddings -- where word order matters
+#
+# Each word gets a learned vector (`nn.Embedding`: row k of a matrix for word k; its gradient
+# scatter-adds into the rows that were used). A GRU reads the vectors in order and its last hidden
+# state goes to a linear classifier: many inputs, one output.
+#
+# The sentences need order: "the film was good and not bad" is positive, "the film was bad and not
+# good" is negative -- the *same bag of words*. A bag-of-words model (average of the embeddings,
+# then the same classifier) cannot tell them apart, however long it trains; the GRU can.
 
-Each word gets a learned vector (``nn.Embedding``: row k of a matrix for word k; its gradient
-scatter-adds into the rows that were used). A GRU reads the vectors in order and its last hidden
-state goes to a linear classifier: many inputs, one output.
-
-The sentences need order: "the film was good and not bad" is positive, "the film was bad and not
-good" is negative -- the *same bag of words*. A bag-of-words model (average of the embeddings,
-then the same classifier) cannot tell them apart, however long it trains; the GRU can.
-
-Run: ``python tutorials/08_text_classification.py [--quick] [--out FOLDER]``
-"""
-
+# %%
 from _common import Lesson
 
-lesson = Lesson(__doc__, "08_text_classification")
+lesson = Lesson(
+    "08_text_classification",
+    ingredients={"word_order": "the GRU reads the words in order (without: each sentence shuffled)"},
+)
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,7 +28,7 @@ train_sentences, train_labels, _ = negation_sentiment(lesson.pick(2000, 1000), n
 test_sentences, test_labels, test_paired = negation_sentiment(500, np.random.default_rng(1))
 words = sorted({w for s in train_sentences + test_sentences for w in s})
 index = {w: k + 1 for k, w in enumerate(words)}  # 0 is padding
-print(f"\nvocabulary: {len(words)} words; e.g. {' '.join(train_sentences[0])!r} -> {train_labels[0]}")
+print(f"vocabulary: {len(words)} words; e.g. {' '.join(train_sentences[0])!r} -> {train_labels[0]}")
 
 
 def encode(sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,9 +40,13 @@ def encode(sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.array([len(s) for s in sentences])
 
 
+if not lesson.uses("word_order"):  # the same words, each sentence in a random order
+    shuffle = np.random.default_rng(2)
+    train_sentences = [list(shuffle.permutation(s)) for s in train_sentences]
+    test_sentences = [list(shuffle.permutation(s)) for s in test_sentences]
 x_train, _ = encode(train_sentences)
 x_test, _ = encode(test_sentences)
-E = 8  # embedding size
+E = lesson.param("embedding", 8)  # embedding size
 
 
 class GRUClassifier(nn.Module):
@@ -104,7 +110,11 @@ for name, (overall, paired, single) in results.items():
 
 gru_all = results["GRU"][0]
 bag_paired = results["bag of words"][1]
-lesson.claim(gru_all >= lesson.pick(0.97, 0.9), f"the GRU classifies {gru_all:.1%} of test sentences correctly")
+lesson.claim(
+    gru_all >= lesson.pick(0.97, 0.9),
+    f"the GRU classifies {gru_all:.1%} of test sentences correctly",
+    needs="word_order",
+)
 lesson.claim(
     bag_paired <= 0.65,
     f"bag of words is near chance ({bag_paired:.1%}) on 'A and not B': swapping A and B keeps its input",
@@ -140,4 +150,13 @@ lesson.claim(
     nearest_same >= 0.9,
     f"learned embeddings group adjectives by polarity ({nearest_same:.0%} nearest neighbours agree)",
 )
+
+# %% [markdown]
+# ## Predict, then run
+#
+# 1. `--without word_order`: every sentence is shuffled. Predict the GRU's accuracy on "A and not
+#    B" sentences -- and on the simple ones. Do the embeddings still separate the adjectives?
+# 2. `--set embedding=2`: two numbers per word. Enough for the GRU? Look at the 2-D picture.
+
+# %%
 lesson.done()

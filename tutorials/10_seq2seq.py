@@ -1,21 +1,23 @@
-"""Lesson 10: encoder-decoder sequence to sequence, and one-to-many generation.
+# %% [markdown]
+# # Lesson 10: encoder-decoder sequence to sequence, and one-to-many generation
+#
+# **Encoder-decoder.** A translation-like toy task: read a sequence of digits and write it reversed
+# ("3 1 4 1 5" -> "5 1 4 1 3"). The encoder GRU reads the whole input; its final hidden state is the
+# summary handed to the decoder GRU, which writes the output one token at a time, each step fed the
+# previous output token (starting from a special <go> token). During training the decoder is fed the
+# *true* previous token (teacher forcing); at test time it is fed its own previous guess (greedy
+# decoding), so one early mistake can derail the rest.
+#
+# **One-to-many.** One input, a whole sequence out: given a single digit d, count up
+# d, d+1, d+2, ... (mod 10). The digit's embedding becomes the decoder's initial state.
 
-**Encoder-decoder.** A translation-like toy task: read a sequence of digits and write it reversed
-("3 1 4 1 5" -> "5 1 4 1 3"). The encoder GRU reads the whole input; its final hidden state is the
-summary handed to the decoder GRU, which writes the output one token at a time, each step fed the
-previous output token (starting from a special <go> token). During training the decoder is fed the
-*true* previous token (teacher forcing); at test time it is fed its own previous guess (greedy
-decoding), so one early mistake can derail the rest.
-
-**One-to-many.** One input, a whole sequence out: given a single digit d, count up
-d, d+1, d+2, ... (mod 10). The digit's embedding becomes the decoder's initial state.
-
-Run: ``python tutorials/10_seq2seq.py [--quick] [--out FOLDER]``
-"""
-
+# %%
 from _common import Lesson
 
-lesson = Lesson(__doc__, "10_seq2seq")
+lesson = Lesson(
+    "10_seq2seq",
+    ingredients={"context": "the decoder starts from the encoder final state / the digit (without: from zeros)"},
+)
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,8 +25,9 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn, optim
 
+CONTEXT = lesson.uses("context")
 DIGITS, GO = 10, 10  # tokens 0-9 are digits, 10 is <go>
-LENGTH = lesson.pick(5, 4)
+LENGTH = lesson.param("length", lesson.pick(5, 4))
 H = 48
 
 
@@ -41,6 +44,7 @@ class Seq2Seq(nn.Module):
     def forward(self, source: np.ndarray, decoder_inputs: np.ndarray) -> Tensor:
         """Teacher forcing: score every output position given the true previous tokens."""
         _, summary = self.encoder(self.embed(source))  # summary: (1, B, H)
+        summary = summary if CONTEXT else summary * 0.0  # without context: the decoder starts from zeros
         output, _ = self.decoder(self.embed(decoder_inputs), summary)  # (B, T, H)
         return self.head(output)  # (B, T, 10)
 
@@ -48,6 +52,7 @@ class Seq2Seq(nn.Module):
         """Decode with the model's own previous output as the next input."""
         with tg.no_grad():
             _, state = self.encoder(self.embed(source))
+            state = state if CONTEXT else state * 0.0
             token = np.full((len(source), 1), GO)
             outputs = []
             for _ in range(source.shape[1]):
@@ -90,12 +95,16 @@ print(
 lesson.claim(
     sequence_accuracy >= lesson.pick(0.9, 0.7) and token_accuracy >= lesson.pick(0.97, 0.85),
     f"the encoder-decoder reverses unseen sequences ({sequence_accuracy:.1%} exactly right, greedy decoding)",
+    needs="context",
 )
 per_position = (decoded == target).mean(axis=0)
 
 
-# ---------------------------------------------------------------------------------------------
-# One-to-many: a single digit in, a counting sequence out.
+# %% [markdown]
+# ## One-to-many: a single digit in, a counting sequence out.
+
+
+# %%
 class Counter(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -106,12 +115,14 @@ class Counter(nn.Module):
 
     def forward(self, digits: np.ndarray, decoder_inputs: np.ndarray) -> Tensor:
         state = self.start(digits).tanh().unsqueeze(0)  # (1, B, 32)
+        state = state if CONTEXT else state * 0.0
         output, _ = self.decoder(self.embed(decoder_inputs), state)
         return self.head(output)
 
     def generate(self, digits: np.ndarray, steps: int) -> np.ndarray:
         with tg.no_grad():
             state = self.start(digits).tanh().unsqueeze(0)
+            state = state if CONTEXT else state * 0.0
             token = np.full((len(digits), 1), GO)
             outputs = []
             for _ in range(steps):
@@ -135,7 +146,11 @@ for _ in range(lesson.pick(300, 200)):
 generated = counter.generate(all_digits, STEPS)
 for d in (0, 7):
     print(f"  one-to-many: {d} -> {' '.join(map(str, generated[d]))}")
-lesson.claim(np.array_equal(generated, counting), "from one digit, the decoder generates the whole counting sequence")
+lesson.claim(
+    np.array_equal(generated, counting),
+    "from one digit, the decoder generates the whole counting sequence",
+    needs="context",
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 axes[0].semilogy(np.convolve(losses, np.ones(10) / 10, mode="valid"))
@@ -148,4 +163,14 @@ axes[1].set(
     title="Accuracy per output position",
 )
 lesson.savefig(fig, "seq2seq_reverse", key=True)
+
+# %% [markdown]
+# ## Predict, then run
+#
+# 1. `--set length=8`: longer sequences, same training. Predict: which output positions suffer
+#    first -- the early ones (the last digits read) or the late ones?
+# 2. `--without context`: the decoder starts from zeros. What can it still get right, per
+#    position, and what is the best accuracy possible without the input?
+
+# %%
 lesson.done()
