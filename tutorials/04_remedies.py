@@ -212,6 +212,57 @@ lesson.claim(
     f"with k <= {DELAY} it learns nothing (loss stays near the variance, 1): the dependency is never inside a chunk",
 )
 
+# %% [markdown]
+# What truncation buys: memory. One update on a sequence of T steps keeps the whole unrolled graph
+# for backward, so memory grows with T; truncated BPTT keeps only the current chunk of k = 20 steps.
+# (Time per pass is about the same: the same steps are computed, in T/k pieces, each with an update.)
+
+# %%
+import time
+import tracemalloc
+
+
+def one_pass(T: int, k: int | None) -> tuple[float, float]:
+    """Peak traced memory (MB) and seconds for one pass over T steps: one update, or one per chunk of k."""
+    tg.manual_seed(0)
+    rnn = nn.RNN(1, 64, batch_first=True)  # the unfused layer: its graph holds every step's nodes
+    optimizer = optim.SGD(rnn.parameters(), lr=0.01)
+    x = np.random.default_rng(0).normal(0, 1, (16, T, 1))
+    tracemalloc.start()
+    start = time.perf_counter()
+    h = None
+    for s in range(0, T, k or T):
+        output, h = rnn(Tensor(x[:, s : s + (k or T)]), h)
+        loss = (output**2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        h = nn.utils.detach_state(h)
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return peak, seconds
+
+
+print("one pass over T steps: peak memory (MB) and time, full BPTT vs truncated (k = 20)")
+memory = {}
+for T_long in lesson.pick((40, 80, 160, 320), (40, 120)):
+    (full_mb, full_s), (cut_mb, cut_s) = one_pass(T_long, None), one_pass(T_long, 20)
+    memory[T_long] = (full_mb, cut_mb)
+    print(
+        f"  T = {T_long:3d}: full {full_mb:6.2f} MB {full_s * 1e3:6.0f} ms   "
+        f"truncated {cut_mb:6.2f} MB {cut_s * 1e3:6.0f} ms"
+    )
+shortest, longest = min(memory), max(memory)
+growth_full = memory[longest][0] / memory[shortest][0]
+growth_cut = memory[longest][1] / memory[shortest][1]
+lesson.claim(
+    growth_full > 0.5 * longest / shortest and growth_cut < 1.5,
+    f"from T = {shortest} to {longest}, full BPTT's memory grows {growth_full:.1f}x (like T), truncated BPTT's "
+    f"{growth_cut:.1f}x: it holds one chunk of the graph, whatever T is",
+)
+
+# %%
 # The cut in the graph: 12 steps in chunks of 4, drawn at cell level; dashed edges are the cuts.
 cell = nn.RNNCell(1, H)
 x = Tensor(rng.normal(0, 1, (12, 1, 1)), requires_grad=True)  # 12 steps, batch 1, 1 feature
