@@ -19,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..autograd import STATE, Role
+from ..autograd import PER_THREAD, Role
 from ..errors import ArgumentError
 from ..tensor import Tensor
+
+_new_tuple = tuple.__new__
+_ROLE_DEFAULTS = Role("")[3:]  # origin, span, ... as Role defaults them
 
 __all__ = ["CELLS", "CellSpec", "cell_spec", "gru_step", "lstm_step", "project", "rnn_step", "tag"]
 
@@ -45,8 +48,10 @@ def tag(node: Tensor, name: str, kind: str, lag: int = 0) -> Tensor:
     Example:
         >>> f = tag(a_f.sigmoid(), "f", "gate")     # f_t = σ(a_f)
     """
-    step = STATE.scope.step
-    node.role = Role(name, None if step is None else step + 1 - lag, kind)
+    step = PER_THREAD.state.scope.step  # the hot-path read: one thread-local lookup
+    # Built from the tuple with Role's own defaults for every field after kind (they adapt when
+    # Role grows a field): this runs for every node of every step, and Role(...) costs twice as much.
+    node.role = _new_tuple(Role, (name, None if step is None else step + 1 - lag, kind, *_ROLE_DEFAULTS))
     return node
 
 
@@ -64,7 +69,7 @@ def project(v: Tensor, w: Tensor, b: Tensor | None, name: str, lag: int = 0) -> 
         lag: 1 for the recurrent projection (it reads ``h_(t-1)``).
     """
     wt = w.T
-    wt.role = Role(name.split("·")[0] + "ᵀ", None, "weight")
+    wt.role = _new_tuple(Role, (name.split("·")[0] + "ᵀ", None, "weight", *_ROLE_DEFAULTS))
     y = tag(v @ wt, name, "projection", lag)  # (B, blocks * H)
     return tag(y + b, name + "+b", "projection", lag) if b is not None else y
 
