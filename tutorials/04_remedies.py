@@ -16,9 +16,9 @@
 #    orthogonal W_hh (every singular value 1) or the identity (Le et al. 2015) keep its size for
 #    far longer.
 #
-# A fourth remedy, not run here, is a penalty: Pascanu, Mikolov & Bengio (2013) add to the loss a
-# term that grows when a step's Jacobian shrinks the gradient. Gated cells (lesson 5) build the
-# same idea into the architecture.
+# Penalties: the course's L2 penalty on W_rec is run below. Pascanu, Mikolov & Bengio (2013) add
+# instead a term that grows when a step's Jacobian shrinks the gradient. Gated cells (lesson 5)
+# build the same idea into the architecture.
 
 # %%
 from _common import Lesson
@@ -61,8 +61,8 @@ def flat_gradient(params) -> np.ndarray:
     return np.concatenate([p.grad.ravel() for p in params])
 
 
-def train_delay(lr: float, clip: float | None = None, by_value: bool = False, seed: int = 0):
-    """SGD on the delay task; returns the losses, the gradient norms before clipping, one spike gradient."""
+def train_delay(lr: float, clip: float | None = None, by_value: bool = False, seed: int = 0, penalty: float = 0.0):
+    """SGD on the delay task; returns losses, gradient norms before clipping, one spike gradient, final rho."""
     tg.manual_seed(seed)
     data_rng = np.random.default_rng(seed)
     rnn = nn.RNN(1, H, batch_first=True, fused=True)
@@ -76,7 +76,10 @@ def train_delay(lr: float, clip: float | None = None, by_value: bool = False, se
         output, _ = rnn(Tensor(x))
         loss = nn.functional.mse_loss(head(output[:, -1])[:, 0], Tensor(x[:, -3, 0]))
         optimizer.zero_grad()
-        loss.backward()
+        if penalty:  # L2 penalty on the recurrent weight: pulls W_hh (and its spectral radius) towards 0
+            (loss + penalty * (rnn.weight_hh_l0**2).sum()).backward()
+        else:
+            loss.backward()
         norm = nn.utils.clip_grad_norm_(params, float("inf"))  # max_norm = inf: only measures
         if spike is None and norm > 2.0:
             spike = flat_gradient(params)  # the first large gradient, for the clip-by-value contrast
@@ -91,7 +94,8 @@ def train_delay(lr: float, clip: float | None = None, by_value: bool = False, se
             break  # diverged: the weights are already ruined
         with np.errstate(over="ignore", invalid="ignore"):  # an unclipped step may overflow: that is the point
             optimizer.step()
-    return np.array(losses), np.array(norms), spike
+    radius = float(np.abs(np.linalg.eigvals(rnn.weight_hh_l0.data)).max())  # where W_hh ended up
+    return np.array(losses), np.array(norms), spike, radius
 
 
 def steps_to(losses: np.ndarray, level: float) -> int | None:
@@ -109,16 +113,16 @@ runs = {
 }
 header = ["run", "steps", "median norm", "largest", "clip fired", "last loss", "to 0.1"]
 print(f"{header[0]:28s} " + " ".join(f"{h:>{w}s}" for h, w in zip(header[1:], [5, 11, 9, 10, 9, 6], strict=True)))
-for name, (losses, norms, _) in runs.items():
+for name, (losses, norms, _, _) in runs.items():
     fired = f"{np.mean(norms > CLIP):.0%}" if CLIP is not None and "clip norm" in name else "-"
     print(
         f"{name:28s} {len(losses):5d} {np.median(norms):11.3g} {norms.max():9.3g} {fired:>10s} "
         f"{np.mean(losses[-10:]):9.3g} {steps_to(losses, 0.1) or '-':>6}"
     )
 
-plain_losses, plain_norms, spike = runs["no clipping, lr 0.3"]
-clipped_losses, clipped_norms, _ = runs[f"clip norm at {CLIP}, lr 0.3"]
-slow_losses, _, _ = runs["no clipping, lr 0.03"]
+plain_losses, plain_norms, spike, _ = runs["no clipping, lr 0.3"]
+clipped_losses, clipped_norms, _, _ = runs[f"clip norm at {CLIP}, lr 0.3"]
+slow_losses, _, _, _ = runs["no clipping, lr 0.03"]
 start = float(np.mean(plain_losses[:5]))
 fired = float(np.mean(clipped_norms > CLIP)) if CLIP is not None else 0.0
 lesson.claim(
@@ -149,9 +153,31 @@ lesson.claim(
     f"clipping by value turns the gradient by {np.degrees(np.arccos(cosine)):.0f} degrees; clipping by norm never does",
 )
 
+# %% [markdown]
+# The course's other remedy for exploding gradients: an **L2 penalty on W_rec**, loss + lambda
+# ||W_hh||^2, which pulls the recurrent weight -- and its spectral radius -- towards 0. Does it save
+# the same run without clipping?
+
+# %%
+penalised = {}
+for lam in (0.03, 0.3):
+    penalty_losses, _, _, radius = train_delay(LR, penalty=lam)
+    penalised[lam] = (penalty_losses, radius)
+    print(
+        f"  L2 penalty {lam}: {len(penalty_losses)} steps, last loss {np.mean(penalty_losses[-10:]):.3g}, "
+        f"spectral radius of W_hh at the end {radius:.2f}"
+    )
+weak, strong = penalised[0.03][0], penalised[0.3][0]
+lesson.claim(
+    len(weak) < ITERATIONS and len(strong) == ITERATIONS and np.mean(strong[-10:]) > 4 * np.mean(clipped_losses[-10:]),
+    f"a penalty of 0.03 does not stop the divergence; one of 0.3 does, but it shrinks W_hh to spectral radius "
+    f"{penalised[0.3][1]:.2f} and the run learns far less (loss {np.mean(strong[-10:]):.2f} against "
+    f"{np.mean(clipped_losses[-10:]):.3f} with clipping): the penalty fights memory itself",
+)
+
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
 colors = ["tab:red", "tab:blue", "tab:grey", "tab:purple"]
-for color, (name, (losses, _, _)) in zip(colors, runs.items(), strict=True):
+for color, (name, (losses, _, _, _)) in zip(colors, runs.items(), strict=True):
     ax.semilogy(losses, color=color, label=name)
 if CLIP is not None:
     fired_steps = np.flatnonzero(clipped_norms > CLIP)
