@@ -161,7 +161,6 @@ lesson.draw(
     "unrolled_rnn",
     title=f"vanilla RNN unrolled over {T} steps: W_hh's edges carry each step's contribution",
     gradients=record,
-    key=True,
 )
 
 norms = np.linalg.norm(contributions.reshape(T, -1), axis=1)
@@ -238,7 +237,7 @@ for row, (name, (ins, outs, encoder, decoder)) in enumerate(SHAPES.items()):
         ax.axis("off")
 fig.suptitle("The five shapes of a recurrent network: one cell, rolled (left) and unrolled in time (right)")
 fig.tight_layout()
-lesson.savefig(fig, "five_shapes")
+lesson.savefig(fig, "five_shapes", key=True)
 
 # %% [markdown]
 # ## Predict, then run

@@ -314,9 +314,9 @@ class Lesson:
         path = self.out / f"{name}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         if self.in_notebook:
-            from IPython.display import display  # the notebook shows the figure inline too
+            from IPython.display import Image, display  # the notebook shows the saved figure inline too
 
-            display(fig)
+            display(Image(filename=str(path)))
         plt.close(fig)
         return self._record(path, key)
 
