@@ -175,7 +175,7 @@ def test_state_dict_is_a_copy_and_bad_state_is_refused_untouched():
     message = str(info.value)
     assert "buffer 'exp_avg' has shape (3,)" in message
     assert "parameter 5" in message
-    assert "unknown hyperparameters ['momentum']" in message
+    assert "unknown hyperparameter 'momentum'" in message
     np.testing.assert_array_equal(opt.state[0]["exp_avg"], before["state"][0]["exp_avg"])
 
 
