@@ -749,7 +749,7 @@ NN_CASES = [
         "Adam negative lr",
         lambda: tg.optim.Adam(_nn().Linear(2, 2).parameters(), lr=-1),
         ArgumentError,
-        r"Adam: invalid hyperparameters lr=-1",
+        r"Adam: lr must be a number >= 0, got -1",
     ),
     (
         "clip_grad_value_ negative",
