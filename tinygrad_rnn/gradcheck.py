@@ -19,8 +19,9 @@ How the differences are taken, and why the default tolerances are what they are:
   than one part in a million -- a wrong backward is typically wrong by O(1).
 * An element passes when ``|analytic - numeric| <= atol + rtol * |numeric|``.
 
-Inputs are restored after the check (their data exactly, and their ``.grad`` as it was), even if
-``fn`` raises midway.
+The caller's inputs are never written to: the check runs on private float64 copies of the
+checked inputs (so a read-only array, or one shared through ``from_numpy``, is fine) and leaves
+their ``.grad`` as it was.
 """
 
 from __future__ import annotations
@@ -85,64 +86,60 @@ def gradcheck(
     if directions is not None and directions < 1:
         raise GradcheckError(f"gradcheck: directions must be a positive int or None, got {directions!r}")
 
-    saved_grads = {id(inputs[i]): inputs[i].grad for i in checked}
-    originals = {i: inputs[i].data.copy() for i in checked}
-    try:
+    # Private copies: perturbing them never touches the caller's arrays (which may be read-only or
+    # shared with other code), and their gradients never land in the caller's ``.grad``.
+    work = list(inputs)
+    for i in checked:
+        work[i] = Tensor(inputs[i].data, requires_grad=True)
+    originals = {i: work[i].data.copy() for i in checked}
+    out = _output(fn, work)
+    weights = np.random.default_rng(1234).uniform(0.5, 1.5, size=out.shape)
+    if out.requires_grad:
+        (out * Tensor(weights)).sum().backward()
+    # An input that does not influence the output gets no gradient: its analytic gradient is 0.
+    analytic = {i: np.zeros(work[i].shape) if work[i].grad is None else work[i].grad.copy() for i in checked}
+
+    def evaluate() -> np.ndarray:
+        with no_grad():
+            # A copy: the output may be a view of an input (reshape, getitem) that we perturb next.
+            return np.array(_output(fn, work).data, dtype=np.float64)
+
+    def weighted_change(high: np.ndarray, low: np.ndarray) -> float:
+        # Differenced element by element before summing: untouched outputs cancel exactly.
+        return float(np.sum(weights * (high - low)))
+
+    if directions is None:
         for i in checked:
-            inputs[i].grad = None
-        out = _output(fn, inputs)
-        weights = np.random.default_rng(1234).uniform(0.5, 1.5, size=out.shape)
-        if out.requires_grad:
-            (out * Tensor(weights)).sum().backward()
-        # An input that does not influence the output gets no gradient: its analytic gradient is 0.
-        analytic = {i: np.zeros(inputs[i].shape) if inputs[i].grad is None else inputs[i].grad.copy() for i in checked}
-
-        def evaluate() -> np.ndarray:
-            with no_grad():
-                # A copy: the output may be a view of an input (reshape, getitem) that we perturb next.
-                return np.array(_output(fn, inputs).data, dtype=np.float64)
-
-        def weighted_change(high: np.ndarray, low: np.ndarray) -> float:
-            # Differenced element by element before summing: untouched outputs cancel exactly.
-            return float(np.sum(weights * (high - low)))
-
-        if directions is None:
-            for i in checked:
-                data = inputs[i].data
-                numeric = np.zeros(data.shape)
-                for position in np.ndindex(data.shape):
-                    original = data[position]
-                    up, down = original + eps, original - eps
-                    data[position] = up
-                    high = evaluate()
-                    data[position] = down
-                    low = evaluate()
-                    data[position] = original
-                    numeric[position] = weighted_change(high, low) / (up - down)  # the step actually stored
-                _compare(f"input {i} (shape {data.shape})", analytic[i], numeric, atol, rtol)
-            return True
-
-        rng = np.random.default_rng(seed)
-        for k in range(directions):
-            units = {i: rng.standard_normal(inputs[i].shape) for i in checked}
-            ups = {i: originals[i] + eps * units[i] for i in checked}
-            downs = {i: originals[i] - eps * units[i] for i in checked}
-            for i in checked:
-                inputs[i].data[...] = ups[i]
-            high = evaluate()
-            for i in checked:
-                inputs[i].data[...] = downs[i]
-            low = evaluate()
-            # Compare the same finite quantity on both sides: <grad, x+ - x-> against f(x+) - f(x-).
-            expected = sum(float(np.sum(analytic[i] * (ups[i] - downs[i]))) for i in checked) / (2 * eps)
-            numeric = weighted_change(high, low) / (2 * eps)
-            _compare(f"direction {k}", np.array(expected), np.array(numeric), atol, rtol)
+            data = work[i].data
+            numeric = np.zeros(data.shape)
+            for position in np.ndindex(data.shape):
+                original = data[position]
+                up, down = original + eps, original - eps
+                data[position] = up
+                high = evaluate()
+                data[position] = down
+                low = evaluate()
+                data[position] = original
+                numeric[position] = weighted_change(high, low) / (up - down)  # the step actually stored
+            _compare(f"input {i} (shape {data.shape})", analytic[i], numeric, atol, rtol)
         return True
-    finally:
+
+    rng = np.random.default_rng(seed)
+    for k in range(directions):
+        units = {i: rng.standard_normal(work[i].shape) for i in checked}
+        ups = {i: originals[i] + eps * units[i] for i in checked}
+        downs = {i: originals[i] - eps * units[i] for i in checked}
         for i in checked:
-            inputs[i].data[...] = originals[i]
+            work[i].data[...] = ups[i]
+        high = evaluate()
         for i in checked:
-            inputs[i].grad = saved_grads[id(inputs[i])]
+            work[i].data[...] = downs[i]
+        low = evaluate()
+        # Compare the same finite quantity on both sides: <grad, x+ - x-> against f(x+) - f(x-).
+        expected = sum(float(np.sum(analytic[i] * (ups[i] - downs[i]))) for i in checked) / (2 * eps)
+        numeric = weighted_change(high, low) / (2 * eps)
+        _compare(f"direction {k}", np.array(expected), np.array(numeric), atol, rtol)
+    return True
 
 
 def _compare(where: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> None:

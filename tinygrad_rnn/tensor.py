@@ -70,7 +70,7 @@ def _to_array(data, dtype=None) -> np.ndarray:
 def _init_leaf(t: Tensor, array: np.ndarray) -> None:
     """Set up ``t`` as a leaf holding ``array`` itself (no copy): the one place a leaf's fields are set."""
     t.data = array
-    t.grad = None
+    t._grad = None
     t.parents = ()
     t.op = ""
     t.scope = PER_THREAD.state.scope
@@ -157,7 +157,7 @@ class Tensor:
 
     __slots__ = (
         "data",
-        "grad",
+        "_grad",
         "requires_grad",
         "parents",
         "op",
@@ -185,6 +185,30 @@ class Tensor:
         return from_numpy(array)
 
     # ----------------------------------------------------------------------------------- basics
+    @property
+    def grad(self) -> np.ndarray | None:
+        """The gradient backward accumulated here (leaves, and tensors that ``retain_grad()``), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        # Checked here, not in backward (which adds into it in place): a wrong shape would
+        # broadcast or fail deep inside the engine, a wrong dtype would cast silently.
+        if value is not None:
+            if isinstance(value, Tensor):
+                value = value.data
+            if not isinstance(value, np.ndarray):
+                raise DTypeError(f"grad: expected a numpy array or None, got {type(value).__name__}")
+            if value.shape != self.data.shape:
+                raise ShapeError(
+                    f"grad: an array of shape {value.shape} cannot be the gradient of a tensor of shape {self.shape}"
+                )
+            if value.dtype != self.data.dtype:
+                raise DTypeError(
+                    f"grad: an array of dtype {value.dtype} cannot be the gradient of a tensor of dtype {self.dtype}"
+                )
+        self._grad = value
+
     @property
     def _version(self) -> int:
         """How many in-place updates this tensor's memory has had (shared with its views), as PyTorch's."""
@@ -329,18 +353,24 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def register_hook(self, hook: Callable[[np.ndarray], np.ndarray | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[np.ndarray], np.ndarray | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned array replaces it.
 
+        The returned array must have the tensor's shape and a real (float, int or bool) dtype; it is
+        converted to the tensor's dtype. Anything else raises in backward, naming the hook.
+
         Returns:
-            A function that removes the hook.
+            A handle: ``handle.remove()`` (or ``handle()``) removes the hook; removing twice is a no-op,
+            as with PyTorch's handles.
         """
+        if not callable(hook):
+            raise ArgumentError(f"register_hook: expected a callable, got {type(hook).__name__}")
         if not self.requires_grad:
             raise GraphError("register_hook: cannot register a hook on a tensor that does not require grad")
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return lambda: self._hooks.remove(hook)
+        return RemovableHandle(self._hooks, hook)
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
@@ -857,9 +887,9 @@ def _scatter_slice(parent: Tensor, piece: _SliceGrad, grads: dict, owned: set, h
     """Add a slice gradient into ``parent``'s gradient: ``.grad`` for a leaf, else the pass's buffer."""
     data = parent.data
     if not parent.parents and not parent._hooks:
-        if parent.grad is None:
-            parent.grad = np.zeros_like(data)
-        parent.grad[piece.index] += piece.grad
+        if parent._grad is None:
+            parent._grad = np.zeros_like(data)
+        parent._grad[piece.index] += piece.grad
         return
     key = id(parent)
     previous = grads.get(key)
@@ -875,6 +905,51 @@ def _scatter_slice(parent: Tensor, piece: _SliceGrad, grads: dict, owned: set, h
     buffer[piece.index] += piece.grad
     owned.add(id(buffer))
     grads[key] = buffer
+
+
+class RemovableHandle:
+    """What :meth:`Tensor.register_hook` returns: ``remove()`` (or calling it) takes the hook off, once."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        """Remove the hook; a second call does nothing (as PyTorch's ``RemovableHandle.remove``)."""
+        hook, self._hook = self._hook, None
+        if hook is None:
+            return
+        for i, registered in enumerate(self._hooks):
+            if registered is hook:  # by identity: the same function registered twice has two handles
+                del self._hooks[i]
+                return
+
+    __call__ = remove
+
+
+def _hook_result(hook: Callable, node: Tensor, replaced) -> np.ndarray:
+    """A hook's returned gradient as an array of the node's dtype, or a clear error naming the hook."""
+    where = (
+        f"backward: hook {getattr(hook, '__name__', hook)!r} on a {node.op or 'leaf'} tensor of shape {node.data.shape}"
+    )
+    if isinstance(replaced, Tensor):
+        replaced = replaced.data
+    try:
+        array = np.asarray(replaced)
+    except ValueError:
+        raise ShapeError(f"{where} returned a ragged sequence; a hook must return None or an array") from None
+    if array.dtype.kind not in "biuf":  # complex would lose its imaginary part, strings and objects make no sense
+        raise DTypeError(
+            f"{where} returned values of dtype {array.dtype}; a hook must return None or a real-valued array "
+            f"(it is converted to the tensor's dtype, {node.data.dtype})"
+        )
+    if array.shape != node.data.shape:
+        raise ShapeError(
+            f"{where} returned a gradient of shape {array.shape}; a hook must return None or an array of "
+            f"the tensor's shape"
+        )
+    return array.astype(node.data.dtype, copy=False)
 
 
 def bump_version(t: Tensor) -> None:
@@ -951,22 +1026,16 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             for hook in tuple(node._hooks):
                 replaced = hook(g)
                 if replaced is not None:
-                    g = np.asarray(replaced, dtype=node.data.dtype)
-                    if g.shape != node.data.shape:
-                        raise ShapeError(
-                            f"backward: hook {getattr(hook, '__name__', hook)!r} on a {node.op or 'leaf'} tensor "
-                            f"of shape {node.data.shape} returned a gradient of shape {g.shape}; a hook must "
-                            f"return None or an array of the tensor's shape"
-                        )
+                    g = _hook_result(hook, node, replaced)
         parents = node.parents
         if not parents:  # a leaf: accumulate, as PyTorch does, into a buffer it owns
-            if node.grad is None:
-                node.grad = np.array(g, dtype=node.data.dtype)
+            if node._grad is None:
+                node._grad = np.array(g, dtype=node.data.dtype)
             else:
-                _add(node.grad, g, out=node.grad)  # same as ``+=``, with less ufunc dispatch
+                _add(node._grad, g, out=node._grad)  # same as ``+=``, with less ufunc dispatch
             continue
         if node._retains_grad:
-            node.grad = np.array(g) if node.grad is None else node.grad + g
+            node._grad = np.array(g) if node._grad is None else node._grad + g
         backward = node._backward
         if backward is None or backward is _FREED:
             raise GraphError(
@@ -995,10 +1064,10 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             if not parent.parents and not parent._hooks:
                 # A leaf without hooks: accumulate each contribution into .grad as it arrives (the same
                 # sum, without a trip through the heap; a weight used at every step adds in place).
-                if parent.grad is None:
-                    parent.grad = np.array(pg, dtype=parent.data.dtype)
+                if parent._grad is None:
+                    parent._grad = np.array(pg, dtype=parent.data.dtype)
                 else:
-                    _add(parent.grad, pg, out=parent.grad)
+                    _add(parent._grad, pg, out=parent._grad)
                 continue
             key = id(parent)
             previous = grads.get(key)
@@ -1087,7 +1156,7 @@ def _make(
                 break
     out = _new_object(Tensor)  # skips __init__: the data is already an array of the right dtype
     out.data = data
-    out.grad = None
+    out._grad = None
     out.scope = state.scope
     out.name = None
     out.role = None

@@ -84,7 +84,10 @@ def _one_axis(where: str, axis, dim) -> int:
 # ----------------------------------------------------------------------------------------- losses
 def _class_targets(where: str, scores: Tensor, target) -> np.ndarray:
     """Check integer class targets against scores ``(..., C)``; return them as an int array."""
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    try:
+        t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    except ValueError as err:  # a ragged nested list
+        raise ShapeError(f"{where}: targets must be a rectangular array of class indices: {err}") from None
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{where}: targets must be integer class indices, got dtype {t.dtype}")
     if scores.ndim == 0 or t.shape != scores.shape[:-1]:
@@ -154,10 +157,17 @@ def _same_shape(where: str, prediction: Tensor, target: Tensor) -> None:
         )
 
 
-def _float_target(target, like: Tensor) -> Tensor:
+def _float_target(where: str, target, like: Tensor) -> Tensor:
+    """A target of numbers as a constant tensor of ``like``'s dtype; strings, None and ragged lists refused."""
     if isinstance(target, Tensor):
         return target
-    return Tensor(np.asarray(target, dtype=like.dtype))
+    try:
+        array = np.asarray(target)
+    except ValueError as err:  # a ragged nested list
+        raise ShapeError(f"{where}: target must be a rectangular array of numbers: {err}") from None
+    if array.dtype.kind not in "biuf":  # "1.5" would parse and None would become nan
+        raise DTypeError(f"{where}: target must be numbers, got dtype {array.dtype} ({target!r:.40})")
+    return Tensor(array, dtype=like.dtype)
 
 
 def mse_loss(prediction: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
@@ -172,7 +182,7 @@ def mse_loss(prediction: Tensor, target: np.ndarray | Tensor, reduction: str = "
         ShapeError: when the shapes differ.
     """
     prediction = _as_tensor(prediction)
-    target = _float_target(target, prediction)
+    target = _float_target("mse_loss", target, prediction)
     _same_shape("mse_loss", prediction, target)
     diff = prediction - target
     return _reduce(diff * diff, reduction, "mse_loss")
@@ -193,7 +203,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: np.ndarray | Tensor
         ShapeError: when the shapes differ.
     """
     logits = _as_tensor(logits)
-    target = _float_target(target, logits)
+    target = _float_target("binary_cross_entropy_with_logits", target, logits)
     _same_shape("binary_cross_entropy_with_logits", logits, target)
     return _reduce(ops.softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
 

@@ -140,8 +140,8 @@ def _param_grads(d: np.ndarray, x: Tensor, h_prev: np.ndarray, w_ih: Tensor, w_h
     steps, batch, gates = d.shape
     d2 = d.reshape(steps * batch, gates)
     dx = (d2 @ W_ih).reshape(x.shape) if x.requires_grad else None
-    dw_ih = d2.T @ x.data.reshape(steps * batch, -1) if w_ih.requires_grad else None
-    dw_hh = d2.T @ h_prev.reshape(steps * batch, -1) if w_hh.requires_grad else None
+    dw_ih = d2.T @ x.data.reshape(steps * batch, x.shape[-1]) if w_ih.requires_grad else None
+    dw_hh = d2.T @ h_prev.reshape(steps * batch, h_prev.shape[-1]) if w_hh.requires_grad else None
     db = d2.sum(axis=0)
     if rows is not None:
         dw_ih = None if dw_ih is None else dw_ih[rows]
@@ -236,7 +236,7 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     bias, bias_parents = _bias(b_ih, b_hh)
     W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
     H, H2, H3 = hidden, 2 * hidden, 3 * hidden
-    x2 = x.data.reshape(steps * batch, -1)  # (T*B, I)
+    x2 = x.data.reshape(steps * batch, x.shape[-1])  # (T*B, I); not -1, which fails for batch 0
     # Half-scaled copies for the forward: the matmuls then give a / 2 on the i, f, o rows.
     half = np.ones((4 * hidden, 1), dtype=np.result_type(W_ih, W_hh))
     half[:H3] = 0.5
@@ -412,7 +412,7 @@ def fused_gru(
         grads = [
             dx,
             dh if h0.requires_grad else None,
-            d_i.T @ x.data.reshape(steps_batch, -1) if w_ih.requires_grad else None,
+            d_i.T @ x.data.reshape(steps_batch, x.shape[-1]) if w_ih.requires_grad else None,
             d_h.T @ hs[:steps].reshape(steps_batch, hidden) if w_hh.requires_grad else None,
         ]
         if b_ih is not None:

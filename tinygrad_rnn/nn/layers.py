@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 from ..random import get_rng
 from ..tensor import Tensor
-from .module import Module, Parameter, _as_input
+from .module import Module, Parameter, _as_input, _size_arg
 
 
 def _uniform(shape: tuple[int, ...], bound: float, dtype) -> Parameter:
@@ -39,8 +39,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype="float64") -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        # Sizes of 0 are allowed, as in PyTorch (an empty weight; the output is the bias).
+        self.in_features = _size_arg("Linear", "in_features", in_features, minimum=0)
+        self.out_features = _size_arg("Linear", "out_features", out_features, minimum=0)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = _uniform((out_features, in_features), bound, dtype)
         self.bias = _uniform((out_features,), bound, dtype) if bias else None
@@ -79,8 +80,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype="float64") -> None:
         super().__init__()
-        self.num_embeddings = num_embeddings
-        self.embedding_dim = embedding_dim
+        self.num_embeddings = _size_arg("Embedding", "num_embeddings", num_embeddings, minimum=0)
+        self.embedding_dim = _size_arg("Embedding", "embedding_dim", embedding_dim, minimum=0)
         self.weight = Parameter(get_rng().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 
     def forward(self, indices: np.ndarray | Tensor) -> Tensor:

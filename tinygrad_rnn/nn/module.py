@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from ..autograd import scope
-from ..errors import CheckpointError, DTypeError
+from ..errors import ArgumentError, CheckpointError, DTypeError, ShapeError
 from ..tensor import Tensor, _init_leaf, bump_version
 
 
@@ -313,6 +313,15 @@ class Sequential(ModuleList):
         return x
 
 
+def _size_arg(where: str, name: str, value, minimum: int = 1) -> int:
+    """A layer size checked up front: an int (not a bool) of at least ``minimum``, else ArgumentError."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ArgumentError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r:.40}")
+    if value < minimum:
+        raise ArgumentError(f"{where}: {name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
 def _as_input(x, dtype: np.dtype, where: str) -> Tensor:
     """Return ``x`` as a float tensor of the layer's ``dtype``, refusing silent dtype changes.
 
@@ -320,7 +329,10 @@ def _as_input(x, dtype: np.dtype, where: str) -> Tensor:
     it, since converting would either upcast silently or cut the graph.
     """
     if not isinstance(x, Tensor):
-        array = np.asarray(x)
+        try:
+            array = np.asarray(x)
+        except ValueError as err:  # numpy's message for ragged nested lists
+            raise ShapeError(f"{where}: nested lists must be rectangular (every row the same length): {err}") from None
         if array.dtype.kind not in "fiub":
             raise DTypeError(f"{where}: expected numeric input, got dtype {array.dtype}")
         return Tensor(array, dtype=dtype)

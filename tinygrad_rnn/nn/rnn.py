@@ -39,7 +39,7 @@ from ..ops import stack
 from ..tensor import Tensor
 from . import init
 from .cells import CellSpec, cell_spec, tag
-from .module import Module, Parameter, _as_input
+from .module import Module, Parameter, _as_input, _size_arg
 
 
 def _check_cell_input(where: str, x: Tensor, input_size: int) -> None:
@@ -86,8 +86,8 @@ class RNNCellBase(Module):
     def __init__(self, spec: CellSpec | str, input_size: int, hidden_size: int, bias: bool = True, dtype="float64"):
         super().__init__()
         self.spec = cell_spec(spec)
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        self.input_size = _size_arg(type(self).__name__, "input_size", input_size)
+        self.hidden_size = _size_arg(type(self).__name__, "hidden_size", hidden_size)
         rows = self.spec.blocks * hidden_size
         self.weight_ih = _parameter((rows, input_size), dtype)
         self.weight_hh = _parameter((rows, hidden_size), dtype)
@@ -250,8 +250,10 @@ class RNNBase(Module):
         super().__init__()
         where = type(self).__name__
         self.spec = cell_spec(mode)
-        if num_layers < 1:
-            raise ArgumentError(f"{where}: num_layers must be at least 1, got {num_layers}")
+        # Sizes first, as PyTorch: RNN(3, -1), GRU(3, 2.5), LSTM(3, 2, num_layers=0) are refused here.
+        input_size = _size_arg(where, "input_size", input_size)
+        hidden_size = _size_arg(where, "hidden_size", hidden_size)
+        num_layers = _size_arg(where, "num_layers", num_layers)
         if fused and self.spec.fused is None:
             raise ArgumentError(f"{where}: the cell {self.spec.name!r} has no fused kernel; use fused=False")
         self.mode = self.spec.name  # as torch.nn.RNNBase.mode
