@@ -60,8 +60,8 @@ def test_clip_grad_value_and_skipping_missing_grads():
 
 
 def test_clip_keeps_float32():
-    (p,) = _params_with_grads([30.0, 40.0])
-    p.grad = p.grad.astype(np.float32)
+    p = Tensor(np.zeros(2, dtype=np.float32), requires_grad=True)
+    p.grad = np.array([30.0, 40.0], dtype=np.float32)  # .grad must have the tensor's dtype, as in PyTorch
     clip_grad_norm_([p], 1.0)
     assert p.grad.dtype == np.float32
 

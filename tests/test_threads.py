@@ -271,3 +271,24 @@ def test_a_hook_may_run_its_own_backward_pass():
     y.sum().backward()
     assert x.grad.tolist() == [2.0]
     assert side.grad.tolist() == [6.0]
+
+
+def test_concurrent_scalar_backward_through_one_shared_graph_loses_no_update(fast_switching):
+    a, b = tg.Value(0.5), tg.Value(-1.5)
+    out = a
+    for _ in range(200):  # a deep graph, so passes overlap
+        out = (out * b + a).tanh()
+    out.backward()
+    expected_a, expected_b = a.grad, b.grad
+    a.grad = b.grad = 0.0
+    threads, rounds = 4, 5
+    barrier = threading.Barrier(threads)
+
+    def worker():
+        barrier.wait(10)
+        for _ in range(rounds):
+            out.backward()
+
+    _run_threads(*([worker] * threads))
+    assert a.grad == pytest.approx(expected_a * threads * rounds, rel=1e-12)
+    assert b.grad == pytest.approx(expected_b * threads * rounds, rel=1e-12)

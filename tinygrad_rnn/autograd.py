@@ -91,6 +91,14 @@ class _State:
         self.anomaly_depth = 0  # how many detect_anomaly blocks are open in this thread (they nest)
 
 
+# Backward passes, of either engine, run one at a time: a pass adds into ``.grad`` that a pass in
+# another thread (through a shared graph, retain_graph=True, or shared parameters) may be adding into
+# too, numpy releases the GIL inside large additions, and the scalar engine resets intermediate
+# gradients. One lock per pass costs less than one per accumulation; forward passes, most of the
+# work, still run concurrently. Re-entrant: a hook may run a backward pass of its own.
+BACKWARD_LOCK = threading.RLock()
+
+
 class _PerThread(threading.local):
     """Each thread's own :class:`_State`, as PyTorch's grad mode is thread-local.
 

@@ -11,7 +11,7 @@ import itertools
 import math
 from operator import attrgetter
 
-from .autograd import PER_THREAD
+from .autograd import BACKWARD_LOCK, PER_THREAD
 from .errors import ArgumentError, DTypeError
 
 
@@ -204,7 +204,13 @@ class Value:
         """Set ``.grad`` of every Value this one depends on to d(self)/d(that value).
 
         Gradients accumulate (``+=``) into ``.grad``, as in micrograd; reset them to 0 between passes.
+        Passes in several threads run one at a time (``autograd.BACKWARD_LOCK``), so a graph shared
+        between threads gets every contribution.
         """
+        with BACKWARD_LOCK:
+            self._backward_pass()
+
+    def _backward_pass(self) -> None:
         if self._p0 is None:  # a leaf: its own gradient, accumulated like any leaf's
             self.grad += 1.0
             return

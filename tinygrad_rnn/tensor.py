@@ -7,14 +7,13 @@ holds the node type, the backward pass and the PyTorch-style methods that call t
 from __future__ import annotations
 
 import itertools
-import threading
 import weakref
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 
 import numpy as np
 
-from .autograd import PER_THREAD, STATE, Role
+from .autograd import BACKWARD_LOCK, PER_THREAD, STATE, Role
 from .errors import ArgumentError, DTypeError, GraphError, ShapeError
 
 _FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
@@ -23,12 +22,7 @@ _add = np.add
 # parents, so backward can visit nodes newest first instead of sorting the graph (see _run_backward).
 _next_seq = itertools.count().__next__
 _new_object = object.__new__
-# Backward passes run one at a time: a pass adds into ``.grad`` arrays that a pass in another thread
-# (through a shared graph, retain_graph=True, or shared parameters) may be adding into too, and numpy
-# releases the GIL inside large additions. One lock per pass costs less than one per accumulation.
-# Forward passes, which are most of the work, still run concurrently.
-_BACKWARD_LOCK = threading.RLock()
-_lock_backward, _unlock_backward = _BACKWARD_LOCK.acquire, _BACKWARD_LOCK.release
+_lock_backward, _unlock_backward = BACKWARD_LOCK.acquire, BACKWARD_LOCK.release  # see autograd.BACKWARD_LOCK
 _UNSET = object()  # "argument not given", where None is a meaningful value (axis=None: all axes)
 
 
