@@ -24,9 +24,15 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import gradflow, nn
+from tinygrad_rnn import Role, gradflow, nn
 from tinygrad_rnn.graph import record_gradients, trace
 from tinygrad_rnn.nn.cells import CellSpec, project, tag
+
+
+def _weight(block, name: str):
+    """A block of a weight used at this step: a role without a time subscript (the weight is shared)."""
+    block.role = Role(name, None, "weight")
+    return block
 
 
 def mgu_step(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -36,10 +42,12 @@ def mgu_step(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
     x_f, x_n = (
         tag(p, f"W_xh·x[{g}]", "projection") for p, g in zip(project(x, w_ih, b_ih, "W_xh·x").chunk(2, -1), "fn")
     )
-    b_hf, b_hn = (None, None) if b_hh is None else (b_hh[:H], b_hh[H:])
-    f = tag((x_f + project(h, w_hh[:H], b_hf, "W_hf·h", lag=1)).sigmoid(), "f", "gate")
+    # W_hh's two blocks are used apart (the n block sees f ⊙ h): slice them, and say which is which.
+    w_hf, w_hn = _weight(w_hh[:H], "W_hf"), _weight(w_hh[H:], "W_hn")
+    b_hf, b_hn = (None, None) if b_hh is None else (_weight(b_hh[:H], "b_hf"), _weight(b_hh[H:], "b_hn"))
+    f = tag((x_f + project(h, w_hf, b_hf, "W_hf·h", lag=1)).sigmoid(), "f", "gate")
     kept = tag(f * h, "f⊙h", "term")
-    n = tag((x_n + project(kept, w_hh[H:], b_hn, "W_hn·(f⊙h)")).tanh(), "n", "candidate")
+    n = tag((x_n + project(kept, w_hn, b_hn, "W_hn·(f⊙h)")).tanh(), "n", "candidate")
     h_next = tag(kept + tag((1 - f) * n, "(1-f)⊙n", "term"), "h", "state")
     return (h_next,)
 

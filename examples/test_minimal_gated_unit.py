@@ -87,3 +87,11 @@ def test_mgu_gradient_flow_and_memory_gate():
     assert flow.factor_norms is None and flow.cell_path_norms is None  # neither tanh RNN nor separate cell
     with pytest.raises(ArgumentError, match="no fused kernel"):
         nn.RNNBase(MGU, 2, 3, fused=True)
+
+
+def test_the_example_script_runs(capsys):
+    from minimal_gated_unit import main
+
+    main()
+    printed = capsys.readouterr().out
+    assert "f_3" in printed and "weight_hh_l0 use at step 1" in printed and "dh_T/dh_t" in printed
