@@ -87,7 +87,7 @@ for label, rho, rate, _, _ in rows[:3]:
     )
 lesson.claim(
     float(rows[0][4]) < 1e-4 and float(rows[2][4]) > 1e4,
-    "over the sequence, rho = 0.5 vanishes and rho = 1.5 explodes",
+    f"over the sequence, rho = {rows[0][1]} vanishes and rho = 1.5 explodes",
     needs="linear_regime",
 )
 saturated_rate = rows[3][2]
@@ -224,7 +224,7 @@ lesson.draw(heat_loss, "gradient_heat", title="gradient heat, rho = 0.5: fading 
 # ## Predict, then run
 #
 # 1. `--set rho=0.95`: the first run's rho. Predict the measured rate per step, and how small the
-#    gradient is 39 steps back (0.95^39 = ?).
+#    gradient is 39 steps back (0.95^39 = ?). Does "vanishes" (below 1e-4) still hold?
 # 2. `--without linear_regime`: inputs of size 1. Which measured rates leave their theory, and
 #    which way -- faster vanishing, or slower?
 

@@ -345,6 +345,45 @@ lesson.claim(
     orthogonal[-1] > 1e3 * default[-1] and identity[-1] > 1e3 * default[-1],
     f"orthogonal and identity initialisation keep the gradient {T - 1} steps back far larger than the default",
 )
+# %% [markdown]
+# The same comparison seen through the whole gradient of W_hh. With a loss at every step, dL/dW_hh
+# splits by the loss step t and by the step k whose use of W_hh the gradient passes through
+# (`tinygrad_rnn.recurrence.loss_use_map`). Entries with t - k large are the long-term dependencies
+# the gradient can teach; entries near the diagonal, the short-term ones.
+
+# %%
+from tinygrad_rnn.recurrence import loss_use_map
+
+
+def use_map(weight_hh: np.ndarray | None):
+    tg.manual_seed(1)
+    rnn = nn.RNN(1, H)
+    if weight_hh is not None:
+        rnn.weight_hh_l0.data[:] = weight_hh
+    output, _ = rnn(Tensor(np.random.default_rng(2).normal(0, 1, (30, 1))))  # (30, H)
+    m = loss_use_map([(output[t] ** 2).sum() for t in range(30)], rnn.weight_hh_l0)
+    lag = np.arange(30)[:, None] - np.array(m.use_steps)[None, :]  # t - k
+    far = m.norms[lag >= 10].sum() / m.norms[(lag >= 0) & (lag < 10)].sum()
+    return m, far
+
+
+maps = {"default": use_map(None), "orthogonal": use_map(Q)}
+for name, (_, far) in maps.items():
+    print(f"  {name} W_hh: the gradient through uses 10 or more steps before the loss is {far:.2%} of the rest")
+lesson.claim(
+    maps["default"][1] < 0.01 and maps["orthogonal"][1] > 5 * maps["default"][1],
+    f"with the default W_hh, dependencies of 10+ steps get {maps['default'][1]:.2%} of the short ones' gradient; "
+    f"with an orthogonal W_hh {maps['orthogonal'][1]:.1%}",
+)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for ax, (name, (m, _)) in zip(axes, maps.items(), strict=True):
+    shown = np.ma.masked_equal(m.norms, 0.0)  # k > t: a use after the loss sends it nothing (blank)
+    image = ax.imshow(np.log10(shown), cmap="viridis", vmin=-8, vmax=0, origin="lower")
+    ax.set(xlabel="use step k of W_hh", ylabel="loss step t", title=f"{name} W_hh")
+fig.colorbar(image, ax=axes, shrink=0.8, label="log10 ||dL_t/dW_hh via use k||")
+fig.suptitle("The (loss step x use step) map: far below the diagonal are the long-term dependencies")
+lesson.savefig(fig, "loss_use_maps")
+
 fig, ax = plt.subplots(figsize=(6, 3.4))
 for label, curve in curves.items():
     ax.semilogy(curve, label=label)
