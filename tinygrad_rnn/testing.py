@@ -597,7 +597,7 @@ class RecurrentConfig:
         from .nn import RNNBase
 
         return RNNBase(
-            self.mode, self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first, dtype
+            self.mode, self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first, dtype=dtype
         )
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import cells, functional, init, scalar_rnn, utils
 from .cells import CellSpec
 from .functional import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from .layers import Embedding, Linear, ReLU, Sigmoid, Tanh
+from .layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, ModuleList, Parameter, Sequential
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
@@ -20,6 +20,7 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CellSpec",
     "CrossEntropyLoss",
+    "Dropout",
     "Embedding",
     "GRUCell",
     "LSTMCell",

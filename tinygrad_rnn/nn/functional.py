@@ -81,6 +81,29 @@ def _one_axis(where: str, axis, dim) -> int:
     return -1 if axis is None and dim is None else (dim if dim is not None else axis)
 
 
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``, as PyTorch.
+
+    The mask comes from the generator seeded by :func:`tinygrad_rnn.manual_seed` (so a seed gives
+    the same masks every run, not PyTorch's masks). Outside training (``training=False``) or with
+    ``p = 0`` the input is returned unchanged.
+
+    Raises:
+        ArgumentError: for ``p`` outside [0, 1].
+    """
+    if not isinstance(p, int | float) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ArgumentError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    x = _as_tensor(x)
+    if not training or p == 0:
+        return x
+    from ..random import get_rng
+
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    keep = get_rng().random(x.shape) >= p
+    scale = np.zeros((), dtype=dtype) if p == 1 else np.asarray(1 / (1 - p), dtype=dtype)
+    return x * Tensor(keep * scale)
+
+
 # ----------------------------------------------------------------------------------------- losses
 def _class_targets(where: str, scores: Tensor, target) -> np.ndarray:
     """Check integer class targets against scores ``(..., C)``; return them as an int array."""

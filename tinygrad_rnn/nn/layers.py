@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
+from ..ops import where
 from ..random import get_rng
 from ..tensor import Tensor
 from .module import Module, Parameter, _as_input, _size_arg
@@ -70,6 +71,8 @@ class Embedding(Module):
     Args:
         num_embeddings: number of rows (vocabulary size).
         embedding_dim: size of each vector.
+        padding_idx: a row (negative counts from the end) that starts at zero and never receives
+            a gradient, as PyTorch's: looking it up gives its current value, but training leaves it.
         dtype: parameter dtype (float64 by default).
 
     Attributes:
@@ -78,11 +81,26 @@ class Embedding(Module):
     Shapes: integer input ``(...)`` -> output ``(..., embedding_dim)``.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype="float64") -> None:
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype="float64"
+    ) -> None:
         super().__init__()
         self.num_embeddings = _size_arg("Embedding", "num_embeddings", num_embeddings, minimum=0)
         self.embedding_dim = _size_arg("Embedding", "embedding_dim", embedding_dim, minimum=0)
+        if padding_idx is not None:
+            if (
+                not isinstance(padding_idx, int | np.integer)
+                or not -self.num_embeddings <= padding_idx < self.num_embeddings
+            ):
+                raise ArgumentError(
+                    f"Embedding: padding_idx must be an int in [{-self.num_embeddings}, {self.num_embeddings - 1}], "
+                    f"got {padding_idx!r}"
+                )
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
         self.weight = Parameter(get_rng().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
 
     def forward(self, indices: np.ndarray | Tensor) -> Tensor:
         """Look up the rows named by the integer array ``indices``."""
@@ -95,10 +113,45 @@ class Embedding(Module):
                 f"Embedding: index {int(bad)} is out of range for num_embeddings={self.num_embeddings} "
                 f"(expected 0 <= index < {self.num_embeddings})"
             )
-        return self.weight[idx]
+        rows = self.weight[idx]  # (..., D)
+        if self.padding_idx is None:
+            return rows
+        pad = (idx == self.padding_idx)[..., None]
+        if not pad.any():
+            return rows
+        # The padding rows' values, as constants: no gradient reaches weight[padding_idx].
+        return where(pad, Tensor(self.weight.data[idx]), rows)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` in training mode, as ``torch.nn.Dropout``.
+
+    In training mode (``train()``, the default) each element is zeroed with probability ``p`` and
+    the rest scaled by ``1 / (1 - p)``; in ``eval()`` mode the input passes unchanged. The masks
+    come from the generator seeded by :func:`tinygrad_rnn.manual_seed`.
+
+    Args:
+        p: the probability of zeroing an element, in [0, 1].
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not isinstance(p, int | float) or isinstance(p, bool) or not 0 <= p <= 1:
+            raise ArgumentError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return ``dropout(x, p, training=self.training)``."""
+        from .functional import dropout
+
+        return dropout(x, self.p, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Tanh(Module):

@@ -35,8 +35,9 @@ import numpy as np
 
 from ..autograd import Role, scope
 from ..errors import ArgumentError, ShapeError
-from ..ops import stack
+from ..ops import cat, stack
 from ..tensor import Tensor
+from . import functional as F  # noqa: N812 - PyTorch's idiom
 from . import init
 from .cells import CellSpec, cell_spec, tag
 from .module import Module, Parameter, _as_input, _size_arg
@@ -228,12 +229,20 @@ class RNNBase(Module):
         num_layers: stacked layers.
         bias: learn ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
         batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
+        dropout: probability of zeroing each output of every layer but the last, in training mode
+            (``train()``), as PyTorch; the masks come from the generator seeded by ``manual_seed``.
+        bidirectional: run a second pass over the reversed sequence in every layer, with its own
+            parameters named ``..._l{k}_reverse`` (PyTorch's names); outputs carry ``2 * H``
+            features (forward, then reverse), ``h_n`` is ``(2 * num_layers, B, H)`` ordered
+            ``l0, l0_reverse, l1, ...``. The reverse pass runs in scope ``l{k}_reverse`` (its step
+            ``t`` reads ``x_(T-1-t)``), so a drawing shows and clusters the two directions apart.
         dtype: parameter dtype (float64 by default).
-        fused: run each layer as one graph node with the spec's fused kernel (faster; same numbers).
+        fused: run each layer as one graph node with the spec's fused kernel (faster; same numbers);
+            the reverse pass runs the same kernel on the reversed sequence.
 
     Raises:
-        ArgumentError: for ``num_layers < 1``, an unknown mode, or ``fused=True`` for a cell
-            without a fused kernel.
+        ArgumentError: for ``num_layers < 1``, an unknown mode, a dropout outside [0, 1], or
+            ``fused=True`` for a cell without a fused kernel.
     """
 
     def __init__(
@@ -244,6 +253,8 @@ class RNNBase(Module):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         dtype="float64",
         fused: bool = False,
     ) -> None:
@@ -254,6 +265,10 @@ class RNNBase(Module):
         input_size = _size_arg(where, "input_size", input_size)
         hidden_size = _size_arg(where, "hidden_size", hidden_size)
         num_layers = _size_arg(where, "num_layers", num_layers)
+        if not isinstance(dropout, int | float) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ArgumentError(f"{where}: dropout must be a probability in [0, 1], got {dropout!r}")
+        if not isinstance(bidirectional, bool):
+            raise ArgumentError(f"{where}: bidirectional must be True or False, got {bidirectional!r}")
         if fused and self.spec.fused is None:
             raise ArgumentError(f"{where}: the cell {self.spec.name!r} has no fused kernel; use fused=False")
         self.mode = self.spec.name  # as torch.nn.RNNBase.mode
@@ -262,30 +277,39 @@ class RNNBase(Module):
         self.num_layers = num_layers
         self.bias = bias
         self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
         # fused=True runs each layer as one node with a hand-derived backward (nn/fused.py).
         self.fused = fused
         rows = self.spec.blocks * hidden_size
+        directions = ("", "_reverse") if bidirectional else ("",)
         for k in range(num_layers):
-            fan_in = input_size if k == 0 else hidden_size
-            setattr(self, f"weight_ih_l{k}", _parameter((rows, fan_in), dtype))
-            setattr(self, f"weight_hh_l{k}", _parameter((rows, hidden_size), dtype))
-            if bias:
-                setattr(self, f"bias_ih_l{k}", _parameter((rows,), dtype))
-                setattr(self, f"bias_hh_l{k}", _parameter((rows,), dtype))
+            fan_in = input_size if k == 0 else hidden_size * len(directions)
+            for suffix in directions:  # PyTorch's registration order, so a seed gives PyTorch's layout
+                setattr(self, f"weight_ih_l{k}{suffix}", _parameter((rows, fan_in), dtype))
+                setattr(self, f"weight_hh_l{k}{suffix}", _parameter((rows, hidden_size), dtype))
+                if bias:
+                    setattr(self, f"bias_ih_l{k}{suffix}", _parameter((rows,), dtype))
+                    setattr(self, f"bias_hh_l{k}{suffix}", _parameter((rows,), dtype))
         init.rnn_default_(self)
 
-    def _weights(self, k: int) -> tuple:
+    @property
+    def num_directions(self) -> int:
+        """2 when bidirectional, else 1."""
+        return 2 if self.bidirectional else 1
+
+    def _weights(self, k: int, suffix: str = "") -> tuple:
         """(weight_ih, weight_hh, bias_ih, bias_hh) of layer k (biases None when bias=False)."""
         return (
-            getattr(self, f"weight_ih_l{k}"),
-            getattr(self, f"weight_hh_l{k}"),
-            getattr(self, f"bias_ih_l{k}", None),
-            getattr(self, f"bias_hh_l{k}", None),
+            getattr(self, f"weight_ih_l{k}{suffix}"),
+            getattr(self, f"weight_hh_l{k}{suffix}"),
+            getattr(self, f"bias_ih_l{k}{suffix}", None),
+            getattr(self, f"bias_hh_l{k}{suffix}", None),
         )
 
-    def _layer(self, k: int, inputs, state: tuple) -> tuple[list[Tensor], tuple]:
+    def _layer(self, k: int, inputs, state: tuple, suffix: str = "") -> tuple[list[Tensor], tuple]:
         """Run layer k over all time steps; ``inputs[t]`` is the input at step t."""
-        step, weights = self.spec.step, self._weights(k)
+        step, weights = self.spec.step, self._weights(k, suffix)
         outputs = []
         for t in range(len(inputs)):
             with scope(step=t):
@@ -296,13 +320,13 @@ class RNNBase(Module):
             outputs.append(state[0])
         return outputs, state
 
-    def _fused_layer(self, k: int, inputs, state: tuple) -> tuple[Tensor, tuple]:
+    def _fused_layer(self, k: int, inputs, state: tuple, suffix: str = "") -> tuple[Tensor, tuple]:
         """Run layer k as one fused node; returns the outputs ``(T, B, H)`` as one tensor and the final state."""
         if self.spec.fused is None:
             raise ArgumentError(f"{type(self).__name__}: the cell {self.spec.name!r} has no fused kernel")
         if not isinstance(inputs, Tensor):
             inputs = stack(list(inputs), axis=0)
-        output, final = self.spec.fused(inputs, state, *self._weights(k))
+        output, final = self.spec.fused(inputs, state, *self._weights(k, suffix))
         steps = inputs.shape[0]
         for s, name in zip(final, self.spec.states):
             s.role = Role(name, steps, "state")
@@ -313,7 +337,8 @@ class RNNBase(Module):
         if hx is None:
             return None
         where = type(self).__name__
-        shape = (self.num_layers, self.hidden_size) if batch is None else (self.num_layers, batch, self.hidden_size)
+        layers = self.num_layers * self.num_directions
+        shape = (layers, self.hidden_size) if batch is None else (layers, batch, self.hidden_size)
         names = tuple(f"{n}_0" for n in self.spec.states)
         if len(names) == 1:
             given = (hx,)
@@ -331,13 +356,14 @@ class RNNBase(Module):
 
         Args:
             x: ``(T, B, I)``, or ``(B, T, I)`` when ``batch_first``, or unbatched ``(T, I)``.
-            hx: initial state, ``(num_layers, B, H)`` (``(num_layers, H)`` unbatched); for a cell
-                with several states (LSTM) a tuple ``(h_0, c_0)``. Zeros when omitted.
+            hx: initial state, ``(D * num_layers, B, H)`` (``(D * num_layers, H)`` unbatched, D = 2
+                when bidirectional, else 1); for a cell with several states (LSTM) a tuple
+                ``(h_0, c_0)``. Zeros when omitted.
 
         Returns:
             ``(output, h_n)``, for LSTM ``(output, (h_n, c_n))``: ``output`` holds the last layer's
-            hidden state at every step, shaped like the input with H features; ``h_n``/``c_n`` hold
-            every layer's final state, ``(num_layers, B, H)``.
+            hidden state at every step, shaped like the input with D * H features; ``h_n``/``c_n``
+            hold every layer's (and direction's) final state, ``(D * num_layers, B, H)``.
         """
         where = type(self).__name__
         x = _as_input(x, self.weight_ih_l0.dtype, where)
@@ -361,23 +387,32 @@ class RNNBase(Module):
 
         inputs = x  # layer 0 reads x[t] (sliced inside step t's scope); later layers a list of h_t
         finals = []
+        directions = ("", "_reverse") if self.bidirectional else ("",)
         for k in range(self.num_layers):
-            with scope(f"l{k}"):
-                if given is None:
-                    zeros = np.zeros((batch, self.hidden_size), dtype=x.dtype)
-                    state = tuple(Tensor(zeros) for _ in self.spec.states)
-                else:
-                    state = tuple(s[k] for s in given)  # (B, H) each
-                for s, name in zip(state, self.spec.states):
-                    if s.role is None:  # a detached state keeps its own role (where it was cut)
-                        s.role = Role(name, 0, "initial_state")
-                if self.fused:
-                    inputs, state = self._fused_layer(k, inputs, state)  # inputs: one (T, B, H) tensor
-                else:
-                    inputs, state = self._layer(k, inputs, state)
-            finals.append(state)
+            if k and self.dropout and self.training:  # between layers, as PyTorch: not after the last
+                with scope(f"l{k - 1}_dropout"):
+                    inputs = _dropout_each(inputs, self.dropout)
+            outputs = []
+            for d, suffix in enumerate(directions):
+                with scope(f"l{k}{suffix}"):
+                    if given is None:
+                        zeros = np.zeros((batch, self.hidden_size), dtype=x.dtype)
+                        state = tuple(Tensor(zeros) for _ in self.spec.states)
+                    else:
+                        state = tuple(s[k * len(directions) + d] for s in given)  # (B, H) each
+                    for s, name in zip(state, self.spec.states):
+                        if s.role is None:  # a detached state keeps its own role (where it was cut)
+                            s.role = Role(name, 0, "initial_state")
+                    seq = inputs if not suffix else _reversed(inputs)
+                    if self.fused:
+                        out, state = self._fused_layer(k, seq, state, suffix)  # out: one (T, B, H) tensor
+                    else:
+                        out, state = self._layer(k, seq, state, suffix)
+                    outputs.append(out if not suffix else _reversed(out))
+                finals.append(state)
+            inputs = outputs[0] if len(outputs) == 1 else _join_directions(*outputs)
 
-        output = inputs if isinstance(inputs, Tensor) else stack(inputs, axis=0)  # (T, B, H)
+        output = inputs if isinstance(inputs, Tensor) else stack(inputs, axis=0)  # (T, B, D * H)
         if output.role is None:  # a one-layer fused RNN/GRU returns its fused node itself: keep that role
             output.role = Role("y", None, "output")
         final = [stack([s[i] for s in finals], axis=0) for i in range(len(self.spec.states))]  # (L, B, H) each
@@ -398,7 +433,32 @@ class RNNBase(Module):
             text += ", bias=False"
         if self.batch_first:
             text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
         return text
+
+
+def _reversed(seq):
+    """The sequence in reverse time order: a list reversed, or a (T, B, ·) tensor sliced ``[::-1]``."""
+    return seq[::-1] if isinstance(seq, Tensor) else list(reversed(seq))
+
+
+def _join_directions(forward, reverse):
+    """Each step's forward and reverse outputs side by side, ``[h_t→, h_t←]`` on the feature axis."""
+    if isinstance(forward, Tensor) and isinstance(reverse, Tensor):
+        return cat([forward, reverse], axis=-1)  # (T, B, 2H)
+    forward = forward if isinstance(forward, list) else list(forward)
+    reverse = reverse if isinstance(reverse, list) else list(reverse)
+    return [cat([f, r], axis=-1) for f, r in zip(forward, reverse)]
+
+
+def _dropout_each(seq, p: float):
+    """Dropout on a layer's outputs: one (T, B, ·) tensor, or each step's tensor of a list."""
+    if isinstance(seq, Tensor):
+        return F.dropout(seq, p, training=True)
+    return [F.dropout(h, p, training=True) for h in seq]
 
 
 class RNN(RNNBase):
@@ -432,13 +492,17 @@ class RNN(RNNBase):
         nonlinearity: str = "tanh",
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         dtype="float64",
         fused: bool = False,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ArgumentError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
+        super().__init__(
+            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, fused
+        )
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
@@ -482,10 +546,14 @@ class LSTM(RNNBase):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         dtype="float64",
         fused: bool = False,
     ) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
+        super().__init__(
+            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, fused
+        )
 
 
 class GRU(RNNBase):
@@ -516,7 +584,11 @@ class GRU(RNNBase):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         dtype="float64",
         fused: bool = False,
     ) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dtype, fused)
+        super().__init__(
+            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, fused
+        )

@@ -1,0 +1,161 @@
+"""PyTorch's nn options (issue 16), each against PyTorch in float64 to 1e-10, outputs and gradients:
+``bidirectional=True`` and ``dropout=`` for RNN/LSTM/GRU (ops path and fused path), ``nn.Dropout``,
+``Embedding(padding_idx=)``, and the loss options ``weight``, ``ignore_index``, ``label_smoothing``
+and ``pos_weight``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import ArgumentError, Tensor, nn
+from tinygrad_rnn.nn import functional as F  # noqa: N812 - PyTorch's idiom
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def _copy_weights(ours, theirs) -> None:
+    """Give our module PyTorch's parameters, by name (the names must agree one to one)."""
+    their_state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    assert set(their_state) == set(ours.state_dict())
+    ours.load_state_dict(their_state)
+
+
+RECURRENT = [
+    ("RNN", dict(nonlinearity="tanh")),
+    ("LSTM", {}),
+    ("GRU", {}),
+]
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["ops", "fused"])
+@pytest.mark.parametrize(("kind", "extra"), RECURRENT, ids=[r[0] for r in RECURRENT])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_bidirectional_stack_matches_pytorch(kind, extra, fused, batch_first):
+    torch = _torch()
+    torch.manual_seed(0)
+    kwargs = dict(num_layers=2, bidirectional=True, batch_first=batch_first, dropout=0.5, **extra)
+    theirs = getattr(torch.nn, kind)(3, 4, **kwargs).double().eval()  # eval: dropout off in both
+    ours = getattr(nn, kind)(3, 4, fused=fused, **kwargs).eval()
+    _copy_weights(ours, theirs)
+    x = np.random.default_rng(1).normal(size=(2, 5, 3) if batch_first else (5, 2, 3))
+    layers = 4  # 2 layers x 2 directions
+    h0 = np.random.default_rng(2).normal(size=(layers, 2, 4))
+    state = (h0, h0 * 0.5) if kind == "LSTM" else h0
+    tx = torch.tensor(x, requires_grad=True)
+    t_state = tuple(torch.tensor(s) for s in state) if kind == "LSTM" else torch.tensor(state)
+    t_out, t_final = theirs(tx, t_state)
+    xs = Tensor(x, requires_grad=True)
+    out, final = ours(xs, tuple(Tensor(s) for s in state) if kind == "LSTM" else Tensor(state))
+    assert out.shape == tuple(t_out.shape) == ((2, 5, 8) if batch_first else (5, 2, 8))
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), **TOL)
+    t_finals = t_final if kind == "LSTM" else (t_final,)
+    finals = final if kind == "LSTM" else (final,)
+    for a, b in zip(finals, t_finals):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), **TOL)
+    w = np.random.default_rng(3).normal(size=out.shape)
+    loss = (out * Tensor(w)).sum() + sum((f * f).sum() for f in finals)
+    t_loss = (t_out * torch.tensor(w)).sum() + sum((f * f).sum() for f in t_finals)
+    loss.backward()
+    t_loss.backward()
+    np.testing.assert_allclose(xs.grad, tx.grad.numpy(), **TOL)
+    their_grads = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, their_grads[name].grad.numpy(), err_msg=name, **TOL)
+
+
+def test_bidirectional_parameter_names_shapes_and_scopes():
+    gru = nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    names = [n for n, _ in gru.named_parameters()]
+    assert names[:8] == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+        "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse",
+    ]
+    assert gru.weight_ih_l1.shape == (12, 8)  # layer 1 reads both directions
+    out, h = gru(np.zeros((3, 2, 3)))
+    assert out.shape == (3, 2, 8) and h.shape == (4, 2, 4)
+    scopes = {str(t.scope) for t in _nodes(out)}
+    assert any("l0_reverse" in s for s in scopes) and any("l1_reverse" in s for s in scopes)
+
+
+def _nodes(root):
+    seen, stack = {id(root): root}, [root]
+    while stack:
+        for p in stack.pop().parents:
+            if id(p) not in seen:
+                seen[id(p)] = p
+                stack.append(p)
+    return list(seen.values())
+
+
+def test_dropout_between_layers_only_in_training_and_seeded():
+    x = np.random.default_rng(0).normal(size=(4, 3, 2))
+    tg.manual_seed(5)
+    lstm = nn.LSTM(2, 6, num_layers=3, dropout=0.5)
+    lstm.eval()
+    plain = lstm(x)[0].data
+    no_dropout = nn.LSTM(2, 6, num_layers=3)
+    no_dropout.load_state_dict(lstm.state_dict())
+    np.testing.assert_array_equal(no_dropout(x)[0].data, plain)  # eval: dropout is off
+    lstm.train()
+    tg.manual_seed(9)
+    first = lstm(x)[0].data
+    tg.manual_seed(9)
+    np.testing.assert_array_equal(lstm(x)[0].data, first)  # the seed fixes the masks
+    assert not np.allclose(first, plain)  # training: the masks change the output
+    one_layer = nn.LSTM(2, 6, dropout=0.5)  # nothing to drop between: one layer equals eval
+    one_layer.load_state_dict({k: v for k, v in lstm.state_dict().items() if k.endswith("l0")})
+    np.testing.assert_array_equal(one_layer(x)[0].data, one_layer.eval()(x)[0].data)
+    with pytest.raises(ArgumentError, match=r"dropout must be a probability in \[0, 1\], got 1.5"):
+        nn.GRU(2, 3, dropout=1.5)
+
+
+def test_dropout_module_scales_and_respects_eval():
+    tg.manual_seed(0)
+    drop = nn.Dropout(0.25)
+    x = Tensor(np.ones((200, 50)), requires_grad=True)
+    y = drop(x)
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.75) < 0.02
+    np.testing.assert_allclose(y.data[kept], 1 / 0.75)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, kept / 0.75)  # the gradient goes through the same mask
+    assert drop.eval()(x) is x
+    assert F.dropout(x, 0.0) is x and F.dropout(x, 0.9, training=False) is x
+    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0.0)
+    with pytest.raises(ArgumentError, match="p must be a probability"):
+        nn.Dropout(-0.1)
+
+
+def test_embedding_padding_idx_matches_pytorch():
+    torch = _torch()
+    ours = nn.Embedding(5, 3, padding_idx=1)
+    assert np.all(ours.weight.data[1] == 0)
+    theirs = torch.nn.Embedding(5, 3, padding_idx=1).double()
+    weights = np.random.default_rng(0).normal(size=(5, 3))
+    ours.weight.data[...] = weights
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(weights))
+    idx = np.array([[1, 2, 1], [0, 4, 1]])
+    out, t_out = ours(idx), theirs(torch.tensor(idx))
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), **TOL)  # the row's value is read
+    w = np.random.default_rng(1).normal(size=out.shape)
+    (out * Tensor(w)).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TOL)
+    assert np.all(ours.weight.grad[1] == 0)
+    assert nn.Embedding(4, 2, padding_idx=-1).padding_idx == 3
+    with pytest.raises(ArgumentError, match="padding_idx must be an int"):
+        nn.Embedding(4, 2, padding_idx=4)
