@@ -37,7 +37,7 @@ import numpy as np
 
 import tinygrad_rnn as tg
 
-from . import training
+from . import drawing, training
 from . import workloads as wl
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -483,6 +483,7 @@ BENCHES = {
     "chain": bench_chain,
     "unrolled": bench_unrolled,
     "memory": bench_memory,
+    "drawing": lambda report, quick: drawing.bench_drawing(report, quick),
 }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from _helpers import half_eye, hand_rnn, tbptt_losses
 from tinygrad_rnn.viz import dot
+from tinygrad_rnn.viz.plan import CUT
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, viz
@@ -67,7 +68,7 @@ def test_op_level_drawing_has_one_cluster_per_step_and_one_fan_in_edge_per_use(n
     clusters = _svg_groups(root, "cluster")
     assert len(clusters) == 5
     titles = sorted("".join(t.itertext()) for c in clusters for t in c.iter(f"{SVG}text"))
-    assert titles == [f"t = {t}" for t in range(5)]
+    assert titles == [f"t = {t}" for t in range(1, 6)]  # the step that writes h_t is t
     text = " ".join(root.itertext())
     assert "legend" in text and "log scale" in text and "five steps" in text
 
@@ -77,7 +78,7 @@ def _drawn_numbers(source: str, param: str) -> tuple[list[float], float]:
     shares = [
         float(m.group(1))
         for e in _edges_from(source, param)
-        if (m := re.search(r'label="t=[\d.]+: (?:Σ )?([-+]?[\d.e+-]+)', e))
+        if (m := re.search(r'label="[^:"]+: (?:Σ )?([-+]?[\d.e+-]+)', e))
     ]
     node = next(line for line in source.splitlines() if line.strip().startswith(f'"{param}" ['))
     total = re.search(r"(?:‖grad‖|grad) ([-+]?[\d.]+) = Σ shares", node).group(1)
@@ -108,7 +109,7 @@ def test_the_numbers_drawn_on_a_shared_parameters_edges_add_up_to_the_number_on_
 def test_shares_of_an_elided_stretch_still_add_up(needs_dot):
     _, g = _hand_rnn(50)
     source = viz.draw(g, params=["W_hh"]).source
-    assert "… steps 8–41 not drawn …" in source
+    assert "… steps 9–42 not drawn …" in source and "steps 9-42 (34 steps" in source  # h_9 … h_42
     shares, total = _drawn_numbers(source, "param/W_hh")
     assert len(shares) == 2 * dot.KEEP_STEPS + 1
     tolerance = _rounding(shares, total, source)
@@ -224,7 +225,7 @@ def test_large_graphs_collapse_automatically_and_say_so(needs_dot):
     drawing = viz.draw(trace(loss, gradients=rec))
     assert drawing.detail in ("cell", "step")
     assert any("max_nodes=300" in n for n in drawing.notes)
-    assert any("steps 8-991" in n for n in drawing.notes)
+    assert any("steps 9-992" in n for n in drawing.notes)  # numbered by the states: h_9 … h_992
     root = _svg(drawing)
     nodes = _svg_groups(root, "node")
     assert len(nodes) <= dot.MAX_NODES
@@ -256,7 +257,9 @@ def test_truncated_bptt_cut_is_dashed_and_clipping_is_annotated():
             loss.backward()
     source = viz.draw(trace(losses, gradients=rec), clip=(3.5, 1.0)).source
     cut = re.findall(r'^\s*"[^"]+" -> "[^"]+" \[label="detach\(\)[^\]]*\]', source, flags=re.M)
-    assert len(cut) == 1 and "style=dashed" in cut[0]
+    assert len(cut) == 1 and "style=dashed" in cut[0] and "no gradient crosses" in cut[0]
+    assert f'color="{CUT}"' in cut[0]  # one strong colour, named in the legend
+    assert "no gradient crosses" in source[source.index("legend [") :]
     assert cut[0].strip().startswith('"rnn@t1/tanh#0" -> "main/const#1"')  # from h_1 to its detached copy
     assert "‖grad‖ 3.5 → 1" in source and "shape=note" in source
 

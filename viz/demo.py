@@ -2,10 +2,11 @@
 
 Every model is built from a fixed seed, so the pictures are the same on every run. What is drawn:
 
-1. ``rnn_unrolled`` -- a short ``nn.RNN`` unrolled op by op, one box per time step, the loss on the
-   last step. ``weight_hh_l0`` is drawn once with one edge per step labelled by that step's
-   contribution to its gradient; its label gives the norm of their sum (= ``.grad``). Edge colour
-   and width show the gradient flowing back (log scale): it fades towards early steps.
+1. ``rnn_unrolled`` -- a short ``nn.RNN`` unrolled op by op, one row per time step, nodes named as
+   in the equations, the loss on the last step. ``weight_hh_l0`` is drawn once with one edge per
+   step labelled by that step's signed share of ``‖grad‖`` (they add up to the total on its node)
+   and the norm of its contribution. Edge colour and width show the gradient flowing back (log
+   scale): it fades towards early steps.
 2. ``rnn_cells`` and ``lstm_cells`` -- 16 steps, one node per step. The RNN's hidden path fades;
    the LSTM (forget-gate bias +2) hands its gradient back along the cell state ``c`` in full colour.
 3. ``rnn_rolled`` -- the same RNN rolled up: one cell, a back-edge for the state, ``× 16 steps``.
@@ -15,6 +16,12 @@ Every model is built from a fixed seed, so the pictures are the same on every ru
 6. ``state_gradients.png`` -- ``|dL/dh_t|`` of the RNN for every step and unit.
 7. ``neuron_vs_layer`` -- a small 3-3-1 tanh network drawn one node per neuron (scalar engine)
    beside the same network drawn one node per layer (tensor engine).
+8. ``loss_use_map.png`` -- with a loss at every step, what the loss at step t sends to ``weight_hh_l0``
+   through its use at step k (:func:`tinygrad_rnn.recurrence.loss_use_map`), as a log heat map.
+9. ``explore.html`` and ``explore.gif`` -- the explorer page of an LSTM learning the adding problem.
+
+All drawings share one colour scale in whole decades (:func:`tinygrad_rnn.viz.dot.common_scale`),
+so a colour means the same gradient norm in every picture.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn.gradflow import gradient_flow, make_model
 from tinygrad_rnn.graph import record_gradients, trace
+from tinygrad_rnn.recurrence import loss_use_map
 
 from . import dot, plots
 from ._files import atomic_write
@@ -51,8 +59,8 @@ def _write_drawing(drawing: dot.Drawing, stem: Path, render: bool) -> list[Path]
     return written
 
 
-def _neuron_vs_layer(seed: int) -> dot.Drawing:
-    """A 3-3-1 tanh network drawn one node per neuron (scalar engine) beside one node per layer (tensors)."""
+def _neuron_and_layer_graphs(seed: int):
+    """A 3-3-1 tanh network built neuron by neuron (scalar engine) and layer by layer (tensors), traced."""
     rng = np.random.default_rng(seed)
     W1, b1 = rng.standard_normal((3, 3)).round(2), rng.standard_normal(3).round(2)
     W2, b2 = rng.standard_normal((1, 3)).round(2), rng.standard_normal(1).round(2)
@@ -87,13 +95,18 @@ def _neuron_vs_layer(seed: int) -> dot.Drawing:
     layer_loss = ((out - target) ** 2).sum()
     with record_gradients() as record:
         layer_loss.backward()
+    return trace(neuron_loss), trace(layer_loss, gradients=record)
+
+
+def _neuron_vs_layer(neuron_graph, layer_graph, scale) -> dot.Drawing:
+    """The 3-3-1 network drawn one node per neuron beside one node per layer, on the demo's scale."""
     return dot.side_by_side(
         [
-            (trace(neuron_loss), "neuron level (scalar engine): one node per neuron", {"detail": "scope"}),
+            (neuron_graph, "neuron level (scalar engine): one node per neuron", {"detail": "scope", "scale": scale}),
             (
-                trace(layer_loss, gradients=record),
+                layer_graph,
                 "layer level (tensor engine): one node per layer",
-                {"detail": "scope", "values": True},
+                {"detail": "scope", "values": True, "scale": scale},
             ),
         ],
         title="The same 3-3-1 tanh network, loss (y - 1)²: neuron by neuron, and layer by layer",
@@ -113,20 +126,33 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
     out = Path(out)
     written: list[Path] = []
 
-    # 1. The unrolled RNN, op by op.
+    # Every graph first, so that all the drawings share one colour scale (whole decades) and compare.
     _, graph = _unroll("rnn", steps, 4, seed)
-    title = (
-        f"nn.RNN unrolled over {steps} steps, loss on the last step. weight_hh_l0 is used once per step: "
-        f"edge labels = each step's contribution to its gradient, Σ = .grad"
-    )
-    written += _write_drawing(
-        dot.draw(graph, detail="op", title=title, params=["weight_hh_l0"]), out / "rnn_unrolled", render
-    )
-
-    # 2-4. Sixteen steps: RNN vs LSTM, one node per step; the rolled view; the contribution bars.
     long_steps, hidden = (6, 3) if quick else (16, 8)
     rnn, rnn_graph = _unroll("rnn", long_steps, hidden, seed)
     _, lstm_graph = _unroll("lstm", long_steps, hidden, seed, memory_bias=2.0)
+    neuron_graph, layer_graph = _neuron_and_layer_graphs(seed)
+    scale = dot.common_scale(
+        (graph, {"detail": "op", "params": ["weight_hh_l0"]}),
+        (rnn_graph, {"detail": "cell", "params": ["weight_hh_l0"]}),
+        (lstm_graph, {"detail": "cell", "params": ["weight_hh_l0"]}),
+        (rnn_graph, {"detail": "rolled"}),
+        (neuron_graph, {"detail": "scope"}),
+        (layer_graph, {"detail": "scope"}),
+    )
+
+    # 1. The unrolled RNN, op by op, one row per step.
+    title = (
+        f"nn.RNN unrolled over {steps} steps, loss on the last step.\nweight_hh_l0 is used once per step: "
+        f"each edge's signed share of ‖grad‖ adds up to the total on its node"
+    )
+    written += _write_drawing(
+        dot.draw(graph, detail="op", title=title, params=["weight_hh_l0"], scale=scale, rows=True),
+        out / "rnn_unrolled",
+        render,
+    )
+
+    # 2-4. Sixteen steps: RNN vs LSTM, one node per step; the rolled view; the contribution bars.
     cell_views = [
         (
             rnn_graph,
@@ -140,13 +166,12 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
         ),
     ]
     for cell_graph, name, cell_title in cell_views:
-        # One heat scale for both, so their colours compare.
-        drawing = dot.draw(
-            cell_graph, detail="cell", params=["weight_hh_l0"], heat_range=(1e-6, 10.0), title=cell_title
-        )
+        drawing = dot.draw(cell_graph, detail="cell", params=["weight_hh_l0"], scale=scale, title=cell_title)
         written += _write_drawing(drawing, out / name, render)
     written += _write_drawing(
-        dot.draw(rnn_graph, detail="rolled", title="The same RNN rolled up: one cell, state fed back each step"),
+        dot.draw(
+            rnn_graph, detail="rolled", scale=scale, title="The same RNN rolled up: one cell, state fed back each step"
+        ),
         out / "rnn_rolled",
         render,
     )
@@ -185,9 +210,17 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
     written.append(plots.save_figure(fig, out / "state_gradients.png"))
 
     # 7. Neuron level beside layer level.
-    written += _write_drawing(_neuron_vs_layer(seed), out / "neuron_vs_layer", render)
+    written += _write_drawing(_neuron_vs_layer(neuron_graph, layer_graph, scale), out / "neuron_vs_layer", render)
 
-    # 8. The explorer page (needs Graphviz for its drawings): an LSTM learning the adding problem
+    # 8. The (loss step × use step) map, with a loss at every step.
+    map_steps = 10 if quick else 30
+    model = make_model("rnn", 3, 16, seed=seed)
+    output, _ = model(tg.Tensor(np.random.default_rng(seed + 1).standard_normal((map_steps, 1, 3))))
+    m = loss_use_map([0.5 * (output[t] * output[t]).sum() for t in range(map_steps)], model.weight_hh_l0)
+    fig = plots.plot_loss_use_map(m, "weight_hh_l0", title=f"RNN, {map_steps} steps, a loss at every step")
+    written.append(plots.save_figure(fig, out / "loss_use_map.png"))
+
+    # 9. The explorer page (needs Graphviz for its drawings): an LSTM learning the adding problem
     # under a GradientMonitor, and the same recording as an animated GIF.
     if render:
         written += _explorer(out, seed, quick)

@@ -74,7 +74,7 @@ from pathlib import Path
 
 import graphviz
 
-from tinygrad_rnn.errors import ArgumentError
+from tinygrad_rnn.errors import ArgumentError, TinygradRNNError
 from tinygrad_rnn.graph import Graph, trace
 
 from ._files import atomic_write
@@ -132,7 +132,7 @@ INSTALL_HINT = "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu
 _FONT = "Helvetica"
 
 
-class GraphvizNotFoundError(RuntimeError):
+class GraphvizNotFoundError(TinygradRNNError, RuntimeError):
     """Graphviz's ``dot`` program is not installed, so only DOT source can be produced."""
 
 
@@ -439,9 +439,15 @@ def _emit_node(dg, gid: str, node: ViewNode) -> None:
 
 def _emit_edge(dg, pid, edge: ViewEdge) -> None:
     attrs: dict[str, str] = {}
-    if edge.label:
+    if edge.label and edge.label_outside:
+        # Beside the arrow head, at the node it points to: heads are spread along the chain of steps,
+        # so these labels do not pile up, and they take no room in the layout.
+        attrs.update(headlabel=edge.label, labeldistance="7", labelangle="-12", labelfontsize="9")
+        if edge.label_colour:
+            attrs["labelfontcolor"] = edge.label_colour
+    elif edge.label:
         attrs["label"] = edge.label
-    if edge.label_colour:
+    if edge.label_colour and not edge.label_outside:
         attrs["fontcolor"] = edge.label_colour
     if edge.colour:
         attrs["color"] = edge.colour
@@ -453,6 +459,7 @@ def _emit_edge(dg, pid, edge: ViewEdge) -> None:
         attrs["constraint"] = "false"
     if edge.arrowhead:
         attrs["arrowhead"] = edge.arrowhead
+
     dg.edge(pid(edge.src), pid(edge.dst), **attrs)
 
 

@@ -199,6 +199,8 @@ NO_GRAD = "#b0b0b0"
 """Colour of an edge whose gradient was not recorded."""
 ZERO_GRAD = "#cfcfcf"
 """Colour of an edge whose gradient is exactly zero (drawn dotted)."""
+CUT = "#d6006f"
+"""Colour of a truncated-BPTT cut: a strong magenta, far from every colour of the heat palette."""
 MARKED = "#ff6b6b"
 """Fill of a highlighted node (the first NaN/Inf, or ``highlight=``)."""
 
@@ -367,6 +369,8 @@ class ViewEdge:
         constraint: whether the edge takes part in ranking the layout.
         label_colour: colour of the label text, or ``None``.
         arrowhead: ``None`` for the default arrow, ``"none"`` for a plain line.
+        label_outside: place the label beside the arrow head, at the node it points to (Graphviz
+            ``headlabel``), so it does not widen the drawing.
     """
 
     src: str
@@ -384,17 +388,18 @@ class ViewEdge:
     constraint: bool = True
     label_colour: str | None = None
     arrowhead: str | None = None
+    label_outside: bool = False
 
 
 @dataclass
 class ViewCluster:
-    """A box around the nodes of one (layer, time step) at op level.
+    """A box around the nodes of one (layer, time step) at op level, or of one layer's scopes.
 
     Attributes:
         id: stable id, e.g. ``"0"`` (clusters are numbered in time order).
         label: the text on the box, ``"t = 3"`` or ``"RNN.l1 · t = 3"``.
         path: module path of the layer.
-        step: the time step.
+        step: the time step (``None`` for a layer's column of neurons at scope level).
         fill: background colour (alternating between steps).
         nodes: ids of the :class:`ViewNode` drawn inside, in order.
     """
@@ -402,7 +407,7 @@ class ViewCluster:
     id: str
     label: str
     path: str
-    step: int
+    step: int | None
     fill: str
     nodes: list[str] = field(default_factory=list)
 
@@ -580,7 +585,9 @@ def _grouping(graph: Graph, options: DrawOptions):
         keys = keys_for(level, keep)
     elided = None
     if keep is not None and 2 * keep < len(steps):
-        elided = (steps[keep], steps[-keep - 1])
+        # Numbered as the equations number them when the producer declared its states (t writes h_t).
+        written = {n.step: r.step for n in nodes if (r := _role_of(n)) and r.kind == "state" and n.step is not None}
+        elided = (written.get(steps[keep], steps[keep]), written.get(steps[-keep - 1], steps[-keep - 1]))
         n_elided = sum(1 for k in keys.values() if k[0] == "elided")
         reason = f"more than {MAX_STEPS} steps" if len(steps) > MAX_STEPS else f"max_nodes={max_nodes}"
         notes.append(
@@ -723,7 +730,9 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     if options.rows is not None and by_cluster:
         view.rows = options.rows
     for i, ((path, step), members) in enumerate(sorted(by_cluster.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
-        label = f"{path} · t = {step}" if multi_path and path else f"t = {step}"
+        # Named like the equations when the producer declared its states: the step that writes h_3 is t = 3.
+        t = next((r.step for g in members for n in g.members if (r := _role_of(n)) and r.kind == "state"), step)
+        label = f"{path} · t = {t}" if multi_path and path else f"t = {t}"
         if elided is not None and all(g.kind == "elided" for g in members):
             label = f"t = {elided[0]} … {elided[1]}"
         cluster = ViewCluster(
@@ -739,8 +748,27 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             node.cluster = cluster.id
             cluster.nodes.append(node.id)
             view.nodes.append(node)
+    # Scope level: the scopes inside one layer (layer1.neuron0, layer1.neuron1...) in one column,
+    # boxed and named by the layer, so a network drawn neuron by neuron reads layer by layer.
+    columns: dict[str, list[_Group]] = {}
     for group in loose:
-        view.nodes.append(_view_node(group, graph, values, marked, shared))
+        parent = group.members[0].path.rpartition(".")[0] if group.kind == "scope" else ""
+        if parent and group.members[0].step is None:
+            columns.setdefault(parent, []).append(group)
+    for parent, members in columns.items():
+        if len(members) < 2:
+            continue
+        cluster = ViewCluster(id=f"layer_{len(view.clusters)}", label=parent, path=parent, step=None, fill="#f7f7f7")
+        view.clusters.append(cluster)
+        for group in members:
+            node = _view_node(group, graph, values, marked, shared)
+            node.cluster = cluster.id
+            cluster.nodes.append(node.id)
+            view.nodes.append(node)
+    in_column = {id(g) for members in columns.values() if len(members) > 1 for g in members}
+    for group in loose:
+        if id(group) not in in_column:
+            view.nodes.append(_view_node(group, graph, values, marked, shared))
 
     # Edges (forward direction), heat from the gradient sent back along each, in time order.
     roles = {nid: t.role for t in graph.state_tracks() for nid in t.nodes} if level.collapsed else {}
@@ -775,7 +803,8 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             if src.id in shared:
                 edge.share = _share(edge_grads[key], src.grad)
                 total = src.grad_norm if src.size > 1 else float(np.ravel(src.grad)[0])
-                edge.label = f"{_steps_text(edge.steps)}{_signed(edge.share, _decimals(total))}"
+                where = _use_name(graph, es) or _steps_text(edge.steps)
+                edge.label = f"{where}{_signed(edge.share, _decimals(total))}"
                 if src.size > 1:  # for one number the share is the contribution itself
                     edge.label += f" (norm {fmt(norm)})"
             edge.label_colour = "#333333"
@@ -790,6 +819,9 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             edge.label_colour = "#555555"
         if level.collapsed and src.kind == "param" and level.name != "scope":
             edge.constraint = False  # let the chain of steps, not the fan-in, decide the layout
+            # Placed after the layout, beside the edge: labels in the path would push the fan of
+            # sixteen edges apart (2,506 px wide for a 16-step RNN).
+            edge.label_outside = True
         elif view.rows and _crosses_steps(src, graph[es[0].dst]):
             edge.constraint = False  # the state handed on to the next row
         if gs == gd:  # a rolled layer's back-edge: the state handed from step t to t + 1
@@ -816,10 +848,11 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
                     kind="cut",
                     members=[],
                     count=0,
-                    label="detach(): cut,\nno gradient",
+                    label="detach(): cut,\nno gradient crosses",
                     style="dashed",
-                    colour="#777777",
-                    label_colour="#555555",
+                    colour=CUT,
+                    width=2.5,
+                    label_colour=CUT,
                     constraint=False,
                 )
             )
@@ -924,6 +957,22 @@ def _signed(x: float | None, decimals: int) -> str:
     return f"{x:+.{decimals}f}"
 
 
+def _use_name(graph: Graph, edges: list[Edge]) -> str | None:
+    """``"W_hh·h_2: "`` for the use of a weight at one step, named by the equation term it makes.
+
+    The use site is the weight's per-step transpose (role kind ``"weight"``); the product it feeds
+    carries the term's name. ``None`` when several uses are merged or no role was declared.
+    """
+    if len(edges) != 1:
+        return None
+    site = graph[edges[0].dst]
+    for n in (site, *(graph[c] for c in site.children)):
+        role = _role_of(n)
+        if role is not None and role.kind != "weight" and role.step is not None:
+            return f"{role.label()}: "
+    return None
+
+
 def _steps_text(steps: list[int]) -> str:
     if not steps:
         return ""
@@ -950,8 +999,11 @@ def _highlighted(graph: Graph, highlight, anomaly: bool) -> dict[str, str]:
 
 
 def _group_title(group: _Group, steps: list[int]) -> str:
-    """The heading of a collapsed group's node."""
+    """The heading of a collapsed group's node (a step is numbered by the state it writes, h_3: t = 3)."""
     members = group.members
+    written = sorted({r.step for n in members if (r := _role_of(n)) and r.kind == "state" and r.step is not None})
+    if len(written) == len(steps) and group.kind in ("cell", "step", "elided"):
+        steps = written
     if group.kind == "elided":
         return f"… steps {steps[0]}–{steps[-1]} not drawn …"
     if group.kind == "hidden":
@@ -1047,20 +1099,23 @@ def _legend(scale: Scale | None, shared: bool, cuts: bool, marked: bool) -> Lege
     legend = Legend()
     rows = legend.entries
     if scale is not None:
-        rows.append(LegendEntry("edge colour and width: ‖gradient‖ sent back along it (log scale)"))
+        rows.append(LegendEntry("edge colour and width:\n‖gradient‖ sent back along it (log scale)"))
         rows.extend(LegendEntry(fmt(tick), scale.colour(tick)) for tick in scale.ticks())
         rows.append(LegendEntry("no gradient recorded", NO_GRAD))
         rows.append(LegendEntry("dotted grey: exactly zero gradient"))
     if shared:
         rows.append(
             LegendEntry(
-                "label on a shared parameter's edge: t=3: +0.61 (norm 0.94) =\n"
-                "that use's signed share of ‖grad‖ (its contribution projected on .grad),\n"
-                "then the norm of the contribution; the shares add up to ‖grad‖ on the parameter"
+                "edge from a shared parameter, e.g.\n"
+                "W_hh·h_2: +0.61 (norm 0.94):\n"
+                "+0.61 = that use's signed share of ‖grad‖\n"
+                "(its contribution projected on .grad);\n"
+                "the shares add up to ‖grad‖ on the parameter;\n"
+                "norm 0.94 = ‖contribution‖ (norms do not add up)"
             )
         )
     if cuts:
-        rows.append(LegendEntry("dashed edge: detach() between chunks (no gradient)"))
+        rows.append(LegendEntry("dashed: detach() between chunks, no gradient crosses", CUT))
     if marked:
         rows.append(LegendEntry("first NaN/Inf node, or highlighted", MARKED))
     return legend
