@@ -508,10 +508,10 @@ def _group_key(n: Node, level: Level) -> tuple[str, str, tuple[str, int] | None]
     return n.id, n.kind, (n.path, n.step) if level.clusters and n.step is not None else None
 
 
-def _grouping(graph: Graph, options: DrawOptions):
+def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
     """Choose the level and group the graph's nodes: ``(level, groups, edges, notes, elided)``."""
     detail, max_nodes = options.detail, options.max_nodes
-    detached = {leaf for _, leaf in graph.detached_links()}
+    detached = {leaf for _, leaf in links}
     notes: list[str] = []
     chosen = None
     if options.params is not None:
@@ -699,7 +699,8 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     """
     options = options or DrawOptions()
     values = graph.engine == "scalar" if options.values is None else options.values
-    level, groups, grouped_edges, notes, elided = _grouping(graph, options)
+    links = graph.detached_links()  # one pass over every node: asked once
+    level, groups, grouped_edges, notes, elided = _grouping(graph, options, links)
     view = View(level.name, notes=notes, title=options.title, elided=elided)
     view.rankdir = options.rankdir or level.rankdir
 
@@ -839,7 +840,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
 
     # Truncated-BPTT cuts: the detached copy gets no gradient from its source.
     groups_of = {n.id: g.gid for g in groups.values() for n in g.members}
-    for source_id, leaf_id in graph.detached_links():
+    for source_id, leaf_id in links:
         if source_id in groups_of and leaf_id in groups_of:
             view.edges.append(
                 ViewEdge(
@@ -884,7 +885,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
                     )
                 )
 
-    cuts = bool(graph.detached_links())
+    cuts = bool(links)
     if options.legend and (scale is not None or view.notes or marked or cuts):
         view.legend = _legend(scale, bool(shared), cuts, bool(marked))
     return view
