@@ -31,9 +31,12 @@ demo: $(VENV)/.installed graphviz
 # The README's pictures: rerun the demo and copy the ones the README shows into docs/images.
 README_IMAGES := rnn_unrolled.svg rnn_cells.svg lstm_cells.svg rnn_rolled.svg neuron_vs_layer.svg \
 	gradient_flow.png rnn_contributions.png state_gradients.png loss_use_map.png
-images: demo
+images: demo chromium
 	mkdir -p docs/images
 	cp $(addprefix $(OUT)/,$(README_IMAGES)) docs/images/
+	cp $(OUT)/explore.html docs/explore.html
+	cp $(OUT)/explore.gif docs/images/explore.gif
+	$(PY) scripts/explore_screenshots.py docs/explore.html docs/images
 
 # Every lesson executed as a notebook (Jupytext + nbclient, from the test extra) into $(OUT)/notebooks;
 # full runs take several minutes -- `make notebooks NOTEBOOK_FLAGS=--quick` for the quick mode.

@@ -36,6 +36,8 @@ class Watched:
         loss_fn: ``loss_fn(model(x)) -> loss`` for that batch.
         losses: the training loss at every iteration.
         title: a one-line description of the run.
+        step_losses: ``step_losses(model(x))`` -> the loss of every step, for a task with a loss at
+            every step (``copy-text``), else ``None``.
     """
 
     model: object
@@ -44,10 +46,14 @@ class Watched:
     loss_fn: object
     losses: list[float]
     title: str
+    step_losses: object = None
 
 
 def _task(name: str, steps: int):
-    """``(sample(batch, rng) -> (x, y), input size, output size, loss(pred, y), every-step?)`` of a task."""
+    """``(sample(batch, rng) -> (x, y), inputs, outputs, loss(pred, y), step_losses(pred, y) or None)`` of a task.
+
+    ``step_losses`` is given for a task with a loss at every step (``copy-text``), else ``None``.
+    """
     from tinygrad_rnn.apps.tasks import AddingProblem, TemporalOrder
 
     from tinygrad_rnn import Tensor
@@ -56,10 +62,10 @@ def _task(name: str, steps: int):
 
     if name == "adding":
         task = AddingProblem(max(steps, 20))
-        return task.sample, 2, 1, lambda p, y: functional.mse_loss(p[:, 0], Tensor(y)), False
+        return task.sample, 2, 1, lambda p, y: functional.mse_loss(p[:, 0], Tensor(y)), None
     if name == "temporal-order":
         task = TemporalOrder(max(steps, 10))
-        return task.sample, task.input_size, task.output_size, lambda p, y: functional.cross_entropy(p, y), False
+        return task.sample, task.input_size, task.output_size, lambda p, y: functional.cross_entropy(p, y), None
     if name == "copy-text":
         from tinygrad_rnn.apps.datasets import CharVocab, english_text
 
@@ -77,7 +83,10 @@ def _task(name: str, steps: int):
             B, T, _ = p.shape
             return functional.cross_entropy(p.reshape(B * T, V), y.reshape(-1))
 
-        return sample, V, V, loss, True
+        def step_losses(p, y):  # the loss of every step: their sum is T times the mean above
+            return [functional.cross_entropy(p[:, t], y[:, t]) for t in range(p.shape[1])]
+
+        return sample, V, V, loss, step_losses
     raise ArgumentError(f"explore: unknown task {name!r}; choose from {', '.join(TASKS)}")
 
 
@@ -115,7 +124,8 @@ def watch_training(
 
     if kind not in MODELS:
         raise ArgumentError(f"explore: unknown model {kind!r}; choose from {', '.join(MODELS)}")
-    sample, inputs, outputs, loss_of, every_step = _task(task, steps)
+    sample, inputs, outputs, loss_of, step_losses_of = _task(task, steps)
+    every_step = step_losses_of is not None
     tg.manual_seed(seed)
     rng = np.random.default_rng(seed)
 
@@ -147,7 +157,8 @@ def watch_training(
         losses.append(loss.item())
     x, y = sample(min(batch, 8), np.random.default_rng(seed + 1))
     title = f"{kind.upper()} on {task}, T = {x.shape[1]}, {iterations} iterations (snapshot every {every})"
-    return Watched(model, monitor, x, lambda out: loss_of(out, y), losses, title)
+    step_losses = None if step_losses_of is None else (lambda out: step_losses_of(out, y))
+    return Watched(model, monitor, x, lambda out: loss_of(out, y), losses, title, step_losses)
 
 
 # ------------------------------------------------------------------------------ command line
@@ -161,7 +172,9 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     watched = watch_training(
         args.model, args.task, args.steps, args.iterations, args.every, args.hidden_size, args.batch, args.seed
     )
-    page = explore(watched.monitor, out, x=watched.x, loss_fn=watched.loss_fn, title=watched.title)
+    page = explore(
+        watched.monitor, out, x=watched.x, loss_fn=watched.loss_fn, step_losses=watched.step_losses, title=watched.title
+    )
     snaps = watched.monitor.snapshots
     print(f"trained {watched.title}: loss {watched.losses[0]:.4g} -> {watched.losses[-1]:.4g}")
     print(f"wrote {out} ({len(page.html) / 1e6:.2f} MB, {len(snaps)} snapshots)")

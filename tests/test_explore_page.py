@@ -180,6 +180,33 @@ def test_click_on_the_shared_weight_shows_its_bars(page, built):
     assert page.problems == []
 
 
+def test_loss_use_map_is_drawn_with_the_librarys_numbers(browser, built, tmp_path):
+    from tinygrad_rnn.recurrence import loss_use_map
+
+    tg.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    x = np.random.default_rng(2).normal(size=(4, 1, 2))
+
+    def step_losses(out):
+        return [(out[0][t] * out[0][t]).sum() for t in range(len(x))]
+
+    page_file = explore(rnn, tmp_path / "map.html", x=x, step_losses=step_losses, levels=("cell",)).path
+    out, _ = rnn(Tensor(x))
+    expected = loss_use_map(step_losses((out, None)), rnn.weight_hh_l0).norms
+    tab = browser.new_page()
+    try:
+        tab.goto(page_file.as_uri())
+        cells = tab.eval_on_selector_all(
+            "#plot-map rect", "els => els.map(e => [+e.dataset.t, +e.dataset.k, e.dataset.value])"
+        )
+        assert len(cells) == expected.size == 16
+        for t, k, value in cells:
+            assert float(value or 0) == pytest.approx(expected[t, k], rel=1e-3, abs=1e-300), (t, k)
+        assert expected[0, 1] == 0 and expected[3, 1] > 0  # a loss depends on the uses up to its step only
+    finally:
+        tab.close()
+
+
 # ------------------------------------------------------------------------ no browser needed
 def test_explorer_displays_in_jupyter_and_refuses_bad_input(built):
     from tinygrad_rnn.errors import ArgumentError, GraphError

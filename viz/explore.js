@@ -304,7 +304,7 @@
     el("div", { class: "plottitle" }, box, title);
     var svg = sv("svg", { width: W, height: H, id: id, class: "plot" }, box);
     var xs = [], ys = [];
-    series.forEach(function (s) { s.xs.forEach(function (x, j) {
+    series.forEach(function (s) { if (s.noscale) return; s.xs.forEach(function (x, j) {
       var y = s.ys[j];
       if (y === null || y === undefined || (opts.log && !(y > 0))) return;
       xs.push(x); ys.push(y);
@@ -318,7 +318,7 @@
     var a = fy(y0), b = fy(y1);
     if (b - a < 1e-12) { a -= 1; b += 1; }
     var X = function (x) { return m + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * (W - m - 8); };
-    var Y = function (y) { return H - m - (fy(Math.max(y, y0)) - a) / (b - a) * (H - m - 10); };
+    var Y = function (y) { return H - m - (Math.min(fy(Math.max(y, y0)), b) - a) / (b - a) * (H - m - 10); };
     series.forEach(function (s) {
       var pts = [];
       s.xs.forEach(function (x, j) {
@@ -345,6 +345,7 @@
 
   function drawPlots() {
     plots.textContent = "";
+    if (D.map) drawMap();
     var s = snap(), f = D.flow;
     var steps = s ? s.scope_steps : (f ? f.scope_steps : null);
     if (steps && steps.length) {
@@ -355,7 +356,7 @@
                            dash: "4 3", name: "‖dh_T/dh_t‖" });
       var rho = s ? s.radius : (f ? f.radius : null);
       if (rho) series.push({ xs: back, ys: back.map(function (k) { return dl[dl.length - 1] * Math.pow(rho, k); }),
-                             colour: "#999999", dash: "2 3", name: "ρ^k, ρ = " + num(rho) });
+                             colour: "#999999", dash: "2 3", name: "ρ^k, ρ = " + num(rho), noscale: true });
       var markers = [];
       if (S.selected && S.selected.step !== undefined) {
         var k = steps.indexOf(S.selected.step);
@@ -377,6 +378,31 @@
              { xlabel: "step t", ylabel: "mean", ymin: 0, ymax: 1 });
       }
     }
+  }
+
+  function drawMap() {  // the (loss step t x use step k) map: ‖part of dL_t/dW through the use at k‖, log colour
+    var M = D.map, n = M.norms.length, k = M.use_steps.length, cell = Math.max(3, Math.min(14, Math.floor(360 / Math.max(n, k))));
+    var box = el("div", { class: "plotbox" }, plots);
+    el("div", { class: "plottitle" }, box, "(loss step t × use step k) map of " + M.param + ", ‖·‖ (log colour)");
+    var W = 60 + k * cell, H = 40 + n * cell, svg = sv("svg", { width: W, height: H, id: "plot-map", class: "plot" }, box);
+    var all = [];
+    M.norms.forEach(function (row) { row.forEach(function (v) { if (v > 0) all.push(v); }); });
+    var hi = Math.log10(Math.max.apply(null, all.concat([1e-300]))), lo = hi - 8;
+    var stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+    function colour(v) {
+      if (!(v > 0)) return "#f4f4f4";
+      var f = Math.min(Math.max((Math.log10(v) - lo) / (hi - lo), 0), 1) * (stops.length - 1), i = Math.min(Math.floor(f), stops.length - 2), w = f - i;
+      return "rgb(" + [0, 1, 2].map(function (c) { return Math.round(stops[i][c] + (stops[i + 1][c] - stops[i][c]) * w); }).join(",") + ")";
+    }
+    M.norms.forEach(function (row, t) {
+      row.forEach(function (v, j) {
+        var r = sv("rect", { x: 50 + j * cell, y: 8 + t * cell, width: cell, height: cell, fill: colour(v),
+                             "data-t": t, "data-k": M.use_steps[j], "data-value": v === null ? "" : v }, svg);
+        sv("title", {}, r, "loss step " + t + ", use step " + M.use_steps[j] + ": " + num(v));
+      });
+    });
+    sv("text", { x: 50, y: H - 14 }, svg, "use step k →");
+    sv("text", { x: 2, y: 18 }, svg, "loss t ↓");
   }
 
   // --------------------------------------------------------------------------- slider

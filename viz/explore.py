@@ -92,8 +92,11 @@ def _default_loss(output):
     return 0.5 * (last * last).sum()
 
 
-def _run(model, x, loss_fn: Callable | None):
-    """Run ``model`` on ``x`` with edge gradients recorded; returns ``(loss, graph)``, graph retained."""
+def _run(model, x, loss_fn: Callable | None, step_losses: Callable | None = None):
+    """Run ``model`` on ``x`` with edge gradients recorded; returns ``(loss, graph, map)``, graph retained.
+
+    ``map`` is the (loss step × use step) map of the recurrent weight when ``step_losses`` is given.
+    """
     from tinygrad_rnn import Tensor
 
     if x is None:
@@ -115,7 +118,15 @@ def _run(model, x, loss_fn: Callable | None):
     finally:
         for p, grad in saved:
             p.grad = grad
-    return loss, graph
+    use_map = None
+    if step_losses is not None:
+        from tinygrad_rnn.recurrence import loss_use_map
+
+        weights = [p for p in graph.parameters() if (p.name or "").rsplit(".", 1)[-1].startswith("weight_hh")]
+        if not weights:
+            raise ArgumentError("explore: step_losses needs a model with a recurrent weight weight_hh*")
+        use_map = (weights[-1].name, loss_use_map(step_losses(output), weights[-1].obj))
+    return loss, graph, use_map
 
 
 def _hidden_states(graph: Graph) -> list:
@@ -351,6 +362,7 @@ def page_data(
         "flow": _flow(graph, loss),
         "snapshots": [],
         "colours": None,
+        "map": None,
     }
     if monitor is not None and monitor.snapshots:
         data["snapshots"] = [_snap_dict(s) for s in monitor.snapshots]
@@ -397,6 +409,7 @@ def explore(
     *,
     x=None,
     loss_fn: Callable | None = None,
+    step_losses: Callable | None = None,
     monitor: GradientMonitor | None = None,
     levels: Sequence[str] = LEVELS,
     title: str | None = None,
@@ -413,6 +426,10 @@ def explore(
         x: the input to run the model on (required for a model or a monitor).
         loss_fn: ``loss_fn(model(x)) -> one-element tensor``; default ``0.5 * ‖h_T‖²`` of a
             recurrent layer's last output (``0.5 * ‖output‖²`` for other models).
+        step_losses: ``step_losses(model(x)) -> [L_0, ..., L_(T-1)]``, the loss of every step (for a
+            model with a loss at every step): the page then also plots the (loss step × use step)
+            map of the recurrent weight (:func:`tinygrad_rnn.recurrence.loss_use_map`; one backward
+            pass per step).
         monitor: the recording for the slider when ``source`` is a model or graph.
         levels: the levels of detail offered, from :data:`LEVELS`.
         title: the page's title.
@@ -430,17 +447,20 @@ def explore(
     Example:
         >>> explore(monitor, "explore.html", x=x_batch, loss_fn=lambda out: mse(out, y))
     """
-    loss = None
+    loss = use_map = None
     if isinstance(source, GradientMonitor):
         monitor = source if monitor is None else monitor
-        loss, graph = _run(source.model, x, loss_fn)
+        loss, graph, use_map = _run(source.model, x, loss_fn, step_losses)
     elif isinstance(source, Graph):
         graph = source
     elif callable(source) and hasattr(source, "named_parameters"):
-        loss, graph = _run(source, x, loss_fn)
+        loss, graph, use_map = _run(source, x, loss_fn, step_losses)
     else:
         raise GraphError(f"explore: expected a GradientMonitor, a model or a traced Graph, got {type(source).__name__}")
     data = page_data(graph, loss, monitor, levels, title, max_nodes, params)
+    if use_map is not None:
+        name, m = use_map
+        data["map"] = {"param": name, "use_steps": m.use_steps, "norms": [_r(row) for row in m.norms]}
     text = render_page(data)
     written = None
     if path is not None:
