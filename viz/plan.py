@@ -528,7 +528,7 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
     nodes = _visible(graph, options.show_constants, detached, chosen)
     steps = sorted({n.step for n in nodes if n.step is not None})
     for n in nodes:
-        if n.op.startswith("fused_"):
+        if _is_fused(n):
             notes.append(
                 f"{n.op} ({n.path}) is a whole sequence in one node; run the forward inside "
                 f"nn.fused.ops_path(model) to draw each step"
@@ -631,11 +631,16 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
     return level, groups, edges, notes, elided
 
 
+def _is_fused(n: Node) -> bool:
+    """A whole-sequence node, as its producer declared (``role.kind == "fused"``)."""
+    return n.role is not None and n.role.kind == "fused"
+
+
 def _loss_tail(graph: Graph) -> set[str]:
     """Ids of the ops after the recurrence: untimed ops computed from timed ones (the loss)."""
     after: set[str] = set()
     for n in graph.nodes:  # parents first, so one pass suffices
-        if n.kind == "op" and n.step is None and not n.op.startswith("fused_"):
+        if n.kind == "op" and n.step is None and not _is_fused(n):
             if any(graph[p].step is not None or p in after for p in n.parents):
                 after.add(n.id)
     return after
