@@ -80,7 +80,7 @@ class BagOfWords(nn.Module):
 def fit(model: nn.Module, iterations: int) -> nn.Module:
     optimizer = optim.Adam(model.parameters(), lr=0.02)
     rng = np.random.default_rng(0)
-    for _ in range(iterations):
+    for _ in lesson.progress(range(iterations), f"training the {type(model).__name__}"):
         batch = rng.integers(0, len(x_train), 64)
         loss = nn.functional.cross_entropy(model(x_train[batch]), train_labels[batch])
         optimizer.zero_grad()

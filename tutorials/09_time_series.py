@@ -143,7 +143,7 @@ lesson.claim(
     "last value beats the seasonal-naive and mean forecasts by over 2x: the price is close to a random walk",
 )
 lesson.claim(
-    fit_gain < lesson.pick(0.97, 0.985),
+    fit_gain < lesson.pick(0.97, 0.99),  # untrained: 0.998; trained: 0.958 (full), 0.979 (quick)
     f"the trained GRU fits the training period better than persistence (in-sample MSE ratio {fit_gain:.3f})",
     needs="training",
 )

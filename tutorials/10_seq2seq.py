@@ -74,7 +74,7 @@ model = Seq2Seq()
 optimizer = optim.Adam(model.parameters(), lr=0.01)
 rng = lesson.rng
 losses = []
-for _ in range(lesson.pick(600, 200)):
+for _ in lesson.progress(range(lesson.pick(600, 200)), "training the encoder-decoder"):
     source, decoder_inputs, target = batch(64, rng)
     loss = nn.functional.cross_entropy(model(source, decoder_inputs), target)
     optimizer.zero_grad()
@@ -137,7 +137,7 @@ counter = Counter()
 optimizer = optim.Adam(counter.parameters(), lr=0.02)
 all_digits = np.arange(DIGITS)
 counting = (all_digits[:, None] + np.arange(STEPS)) % DIGITS  # (10, STEPS)
-for _ in range(lesson.pick(300, 200)):
+for _ in lesson.progress(range(lesson.pick(300, 200)), "training the counter"):
     inputs = np.concatenate([np.full((DIGITS, 1), GO), counting[:, :-1]], axis=1)
     loss = nn.functional.cross_entropy(counter(all_digits, inputs), counting)
     optimizer.zero_grad()
