@@ -383,6 +383,18 @@ def bench_scalar(report: Report, quick: bool) -> None:
     report.goals.append(Goal("scalar engine >= 2x faster than micrograd-style", f"{speedup:.2f}x", speedup >= 2.0))
 
 
+def bench_scalar_rnn(report: Report, quick: bool) -> None:
+    """Issue 17: the scalar-engine RNN cell (hidden 4, 25 steps, per-step loss) vs micrograd's design."""
+    from . import scalar_rnn
+
+    scalar_rnn.check_scalar_rnn()
+    impls = scalar_rnn.make_scalar_rnn(steps=5 if quick else scalar_rnn.STEPS)
+    times = time_interleaved(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.05)
+    _ratio_rows(report, f"scalar engine: RNN cell, hidden 4, {5 if quick else 25} steps, fwd+bwd", impls, times, {})
+    speedup = times["micrograd-style"] / times["tinygrad_rnn.nn.scalar_rnn"]
+    report.goals.append(Goal("scalar-engine RNN >= 2x faster than micrograd-style", f"{speedup:.2f}x", speedup >= 2.0))
+
+
 def bench_chain(report: Report, quick: bool, threads: int) -> None:
     n = 5_000 if quick else 100_000
     name = f"chain of {n:,} ops, build+backward"
@@ -480,6 +492,7 @@ BENCHES = {
     "fused_layers": bench_fused_layers,
     "per_op": bench_per_op,
     "scalar": bench_scalar,
+    "scalar_rnn": bench_scalar_rnn,
     "chain": bench_chain,
     "unrolled": bench_unrolled,
     "memory": bench_memory,

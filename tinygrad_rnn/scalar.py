@@ -180,10 +180,13 @@ class Value:
         return _node(self.data if positive else 0.0, "relu", self, 1.0 if positive else 0.0)
 
     def __neg__(self) -> Value:
-        return self * -1
+        return _node(-self.data, "neg", self, -1.0)
 
     def __sub__(self, other) -> Value:
-        return self + (-_value(other))
+        # One node (not a negation and an add: a recurrent loss subtracts a target per unit per step).
+        if type(other) is not Value:
+            other = _value(other)
+        return _node(self.data - other.data, "sub", self, 1.0, other, -1.0)
 
     def __truediv__(self, other) -> Value:
         return self * _value(other) ** -1
