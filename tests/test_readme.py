@@ -54,3 +54,14 @@ def test_extension_cell_example_is_a_working_layer():
     out, _ = layer(tg.randn(3, 2, 2))
     labels = {n.role.label() for n in trace(out.sum()) if n.role is not None}
     assert {"f_1", "n_2", "h_3"} <= labels and out.shape == (3, 2, 3)
+
+
+def test_scalar_rnn_example_per_step_numbers_add_up_to_the_gradient():
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("<!-- section:scalar-rnn -->") : text.index("<!-- /section:scalar-rnn -->")]
+    code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md[scalar-rnn]", "exec"), namespace)
+    parts, cell = namespace["parts"], namespace["cell"]
+    assert [c.step for c in parts] == [0, 1, 2, 3]
+    assert abs(sum(float(c.grad) for c in parts) - cell.weight_hh[0][1].grad) < 1e-15
