@@ -44,6 +44,7 @@ def test_quick_run_end_to_end():
         "fused GRU layer",
         "per-op overhead",
         "scalar engine",
+        "scalar engine: RNN cell",
         "chain of",
         "RNN (I 8",
         "LSTM (B 32, I 32, H 128) 100 steps fwd+bwd, peak resident growth",
@@ -55,7 +56,7 @@ def test_quick_run_end_to_end():
     assert "| goal | measured | met |" in out
     # Every goal row says met, not met, or n/a -- it is never silently missing.
     goal_rows = [line for line in out.splitlines() if line.rstrip().endswith(("| yes |", "| n/a |", "| **no** |"))]
-    assert len(goal_rows) == 21, out
+    assert len(goal_rows) == 22, out
     # The headline row comes first, as in the README.
     table = [line for line in out.splitlines() if line.startswith("| char")]
     assert table[0].startswith("| char model training step: Embedding(95, 32) -> LSTM"), table[0]
