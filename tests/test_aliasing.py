@@ -105,3 +105,14 @@ def test_parameter_shares_a_tensor_but_copies_an_array():
 def test_refused_dtypes_do_not_slip_through_the_dtype_keyword(make, dtype):
     with pytest.raises(DTypeError, match=r"refused|not a dtype"):
         make(dtype)
+
+
+def test_index_and_bound_arrays_of_gather_and_clip_are_copied():
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    index = np.array([[0, 0], [1, 0]])
+    low = np.array([0.0, 0.0])
+    loss = tg.ops.gather(x, 0, index).sum() + x.clip(low, 10.0).sum()
+    index[:] = 1
+    low[:] = 5.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [[2.0, 3.0], [2.0, 1.0]])

@@ -404,6 +404,8 @@ def clip(a: Tensor, low=None, high=None) -> Tensor:
     for name, bound in (("low", low), ("high", high)):
         if bound is not None and np.asarray(bound).dtype.kind not in "biuf":
             raise DTypeError(f"clip: {name} must be a number or numeric array, got {type(bound).__name__}")
+    # Copies: backward compares with the bounds, after the caller may have changed their arrays.
+    low, high = (b if b is None or isinstance(b, int | float) else np.array(b) for b in (low, high))
     if low is not None and high is not None and np.any(np.asarray(low) > np.asarray(high)):
         raise ArgumentError(f"clip: low ({low}) must not exceed high ({high})")
     try:
@@ -815,7 +817,7 @@ def _as_tensor(x) -> Tensor:
 
 def _gather_index(op: str, a: Tensor, dim: int, index) -> tuple[np.ndarray, tuple]:
     """Check ``torch.gather``'s index and return it with the full numpy index it stands for."""
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = np.array(index.data if isinstance(index, Tensor) else index)  # a copy: backward scatters by it later
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
     if idx.ndim != a.ndim:
