@@ -159,3 +159,82 @@ def test_embedding_padding_idx_matches_pytorch():
     assert nn.Embedding(4, 2, padding_idx=-1).padding_idx == 3
     with pytest.raises(ArgumentError, match="padding_idx must be an int"):
         nn.Embedding(4, 2, padding_idx=4)
+
+
+LOSS_CASES = [
+    ("ce-weight", dict(weight=[0.2, 1.0, 3.0, 0.5])),
+    ("ce-ignore", dict(ignore_index=2)),
+    ("ce-smoothing", dict(label_smoothing=0.2)),
+    ("ce-all", dict(weight=[0.2, 1.0, 3.0, 0.5], ignore_index=1, label_smoothing=0.3)),
+]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(("name", "options"), LOSS_CASES, ids=[c[0] for c in LOSS_CASES])
+def test_cross_entropy_options_match_pytorch(name, options, reduction):
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 4)) * 3
+    target = np.array([0, 2, 1, 3, 2, 1])
+    t_options = {k: (torch.tensor(v, dtype=torch.float64) if k == "weight" else v) for k, v in options.items()}
+    x, tx = Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    ours = F.cross_entropy(x, target, reduction, **options)
+    theirs = torch.nn.functional.cross_entropy(tx, torch.tensor(target), reduction=reduction, **t_options)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **TOL)
+    seed = np.random.default_rng(1).normal(size=ours.shape)
+    ours.backward(seed)
+    theirs.backward(torch.tensor(seed))
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), **TOL)
+    module = nn.CrossEntropyLoss(reduction=reduction, **options)
+    np.testing.assert_allclose(module(Tensor(logits), target).data, ours.data, **TOL)
+
+
+def test_nll_loss_options_and_pytorch_layout():
+    torch = _torch()
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(2, 3, 5))  # PyTorch's (N, C, d): targets (N, d)
+    target = np.array([[0, 2, 1, 1, 0], [2, 2, 0, 1, 1]])
+    x, tx = Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    ours = F.cross_entropy(x, target, weight=[1.0, 2.0, 0.5], ignore_index=0)
+    theirs = torch.nn.functional.cross_entropy(
+        tx, torch.tensor(target), weight=torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64), ignore_index=0
+    )
+    np.testing.assert_allclose(ours.item(), theirs.item(), **TOL)
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), **TOL)
+    lp = Tensor(rng.normal(size=(4, 3)))
+    t = np.array([0, -100, 2, 1])
+    t_lp = torch.tensor(lp.data)
+    np.testing.assert_allclose(
+        F.nll_loss(lp, t, weight=[1.0, 3.0, 2.0]).item(),
+        torch.nn.functional.nll_loss(
+            t_lp, torch.tensor(t), weight=torch.tensor([1.0, 3.0, 2.0], dtype=torch.float64)
+        ).item(),
+        **TOL,
+    )
+    with pytest.raises(ArgumentError, match="every target is ignored"):
+        F.nll_loss(lp, np.full(4, -100))
+    with pytest.raises(ArgumentError, match="label_smoothing must be in"):
+        F.cross_entropy(lp, np.zeros(4, dtype=int), label_smoothing=1.5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_bce_with_logits_weight_and_pos_weight_match_pytorch(reduction):
+    torch = _torch()
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(5, 3)) * 4
+    target = rng.uniform(size=(5, 3))
+    weight, pos_weight = rng.uniform(0.5, 2, size=(5, 1)), np.array([0.5, 2.0, 3.0])
+    x, tx = Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    ours = F.binary_cross_entropy_with_logits(x, target, reduction, weight=weight, pos_weight=pos_weight)
+    theirs = torch.nn.functional.binary_cross_entropy_with_logits(
+        tx, torch.tensor(target), weight=torch.tensor(weight), pos_weight=torch.tensor(pos_weight), reduction=reduction
+    )
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **TOL)
+    seed = np.ones(ours.shape)
+    ours.backward(seed)
+    theirs.backward(torch.tensor(seed))
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), **TOL)
+    module = nn.BCEWithLogitsLoss(weight=weight, reduction=reduction, pos_weight=pos_weight)
+    np.testing.assert_allclose(module(Tensor(logits), target).data, ours.data, **TOL)

@@ -105,7 +105,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------- losses
-def _class_targets(where: str, scores: Tensor, target) -> np.ndarray:
+def _class_targets(where: str, scores: Tensor, target, ignore_index: int | None = None) -> np.ndarray:
     """Check integer class targets against scores ``(..., C)``; return them as an int array."""
     try:
         t = np.asarray(target.data if isinstance(target, Tensor) else target)
@@ -119,58 +119,124 @@ def _class_targets(where: str, scores: Tensor, target) -> np.ndarray:
             f"{scores.shape[:-1]}, got {t.shape}"
         )
     classes = scores.shape[-1]
-    if t.size and (t.min() < 0 or t.max() >= classes):
-        bad = t.min() if t.min() < 0 else t.max()
+    used = t if ignore_index is None else t[t != ignore_index]
+    if used.size and (used.min() < 0 or used.max() >= classes):
+        bad = used.min() if used.min() < 0 else used.max()
         raise ShapeError(f"{where}: target class {int(bad)} is out of range; expected 0 <= target < C = {classes}")
     return t
 
 
-def nll_loss(log_probs: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of integer targets: ``-log_probs[..., target]``.
+def _class_weight(where: str, weight, like: Tensor) -> np.ndarray | None:
+    """A per-class weight ``(C,)`` as an array of the scores' dtype (a constant: no gradient)."""
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.dtype.kind not in "biuf" or w.shape != (like.shape[-1],):
+        raise ShapeError(f"{where}: weight must be {like.shape[-1]} numbers, one per class; got shape {w.shape}")
+    return w.astype(like.dtype)
+
+
+def nll_loss(
+    log_probs: Tensor,
+    target: np.ndarray | Tensor,
+    reduction: str = "mean",
+    *,
+    weight=None,
+    ignore_index: int = -100,
+) -> Tensor:
+    """Negative log-likelihood of integer targets: ``-weight[target] * log_probs[..., target]``.
 
     Args:
         log_probs: ``(..., C)`` log-probabilities (e.g. from ``log_softmax``).
-        target: ``(...)`` integer class indices in ``[0, C)``.
-        reduction: "mean" (over all targets), "sum" or "none" (shape ``(...)``).
+        target: ``(...)`` integer class indices in ``[0, C)``, or ``ignore_index``.
+        reduction: "mean", "sum" or "none" (shape ``(...)``, 0 at ignored targets). As in PyTorch,
+            "mean" divides by the total weight of the targets that are not ignored.
+        weight: optional ``(C,)`` weight of each class (a constant).
+        ignore_index: targets equal to this contribute nothing (PyTorch's default, -100).
 
     Returns:
         The loss tensor.
 
     Raises:
-        ShapeError: for a target shape that is not ``log_probs.shape[:-1]`` or a class out of range.
+        ShapeError: for a target shape that is not ``log_probs.shape[:-1]``, a class out of range,
+            or a weight that is not one number per class.
         DTypeError: for non-integer targets.
+        ArgumentError: for "mean" when every target is ignored (PyTorch gives nan).
     """
     log_probs = _as_tensor(log_probs)
-    t = _class_targets("nll_loss", log_probs, target)
+    t = _class_targets("nll_loss", log_probs, target, ignore_index)
+    w = _class_weight("nll_loss", weight, log_probs)
+    keep = t != ignore_index
+    safe = np.where(keep, t, 0)  # ignored entries read class 0, then get weight 0
     flat = log_probs.reshape(-1, log_probs.shape[-1])  # (N, C)
-    picked = flat[(np.arange(t.size), t.reshape(-1))]  # (N,), its gradient scatters back per row
-    return _reduce(-picked.reshape(t.shape), reduction, "nll_loss")
+    picked = flat[(np.arange(t.size), safe.reshape(-1))].reshape(t.shape)  # its gradient scatters back per row
+    per = keep.astype(log_probs.dtype) * (1 if w is None else w[safe])  # the weight of each target
+    losses = -picked * per if (w is not None or not keep.all()) else -picked
+    if reduction == "mean" and (w is not None or not keep.all()):
+        total = per.sum()
+        if total == 0:
+            raise ArgumentError("nll_loss: every target is ignored (or weighs 0), so their mean is undefined")
+        return losses.sum() / total
+    return _reduce(losses, reduction, "nll_loss")
 
 
-def cross_entropy(logits: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    logits: Tensor,
+    target: np.ndarray | Tensor,
+    reduction: str = "mean",
+    *,
+    weight=None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Softmax cross-entropy of integer targets: ``logsumexp(logits) - logits[..., target]``.
 
-    Stable for any logit magnitude (log-softmax shifts by the maximum).
+    Stable for any logit magnitude (log-softmax shifts by the maximum). The class axis is **last**;
+    PyTorch's layout ``(N, C, d1, ...)`` with targets ``(N, d1, ...)`` is accepted too when the shapes
+    say so unambiguously (the class axis is then moved last).
 
     Args:
         logits: ``(..., C)`` unnormalised scores.
-        target: ``(...)`` integer class indices in ``[0, C)``.
-        reduction: "mean" (over all targets), "sum" or "none" (shape ``(...)``).
+        target: ``(...)`` integer class indices in ``[0, C)``, or ``ignore_index``.
+        reduction: "mean", "sum" or "none" (shape ``(...)``).
+        weight: optional ``(C,)`` weight of each class, as PyTorch's (mean divides by the weight
+            of the targets).
+        ignore_index: targets equal to this contribute nothing.
+        label_smoothing: ε in [0, 1]: the target distribution is ``(1 - ε)`` on the class plus
+            ``ε / C`` on every class, as PyTorch's.
 
     Returns:
         The loss tensor.
 
     Raises:
-        ShapeError: for a target shape that is not ``logits.shape[:-1]`` or a class out of range.
+        ShapeError: for a target shape that fits neither layout, or a class out of range.
         DTypeError: for non-integer targets.
+        ArgumentError: for a label_smoothing outside [0, 1].
 
     Example:
         >>> cross_entropy(Tensor([[2.0, 0.0, -1.0]]), np.array([0])).item()   # doctest: +ELLIPSIS
         0.1698...
     """
     logits = _as_tensor(logits)
-    _class_targets("cross_entropy", logits, target)
-    return nll_loss(logits.log_softmax(-1), target, reduction)
+    t_shape = np.shape(target.data if isinstance(target, Tensor) else target)
+    if logits.ndim > 2 and t_shape != logits.shape[:-1] and t_shape == logits.shape[:1] + logits.shape[2:]:
+        logits = logits.permute(0, *range(2, logits.ndim), 1)  # PyTorch's (N, C, d...) -> (N, d..., C)
+    if not isinstance(label_smoothing, int | float) or not 0 <= label_smoothing <= 1:
+        raise ArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    t = _class_targets("cross_entropy", logits, target, ignore_index)
+    log_probs = logits.log_softmax(-1)
+    nll = nll_loss(log_probs, t, reduction, weight=weight, ignore_index=ignore_index)
+    if not label_smoothing:
+        return nll
+    w = _class_weight("cross_entropy", weight, logits)
+    keep = t != ignore_index
+    smooth = -(log_probs if w is None else log_probs * Tensor(w)).sum(axis=-1) * Tensor(keep.astype(logits.dtype))
+    if reduction == "mean":
+        safe = np.where(keep, t, 0)
+        smooth = smooth.sum() / (keep.sum() if w is None else (w[safe] * keep).sum())
+    else:
+        smooth = _reduce(smooth, reduction, "cross_entropy")
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / logits.shape[-1])
 
 
 def _same_shape(where: str, prediction: Tensor, target: Tensor) -> None:
@@ -211,24 +277,56 @@ def mse_loss(prediction: Tensor, target: np.ndarray | Tensor, reduction: str = "
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
-def binary_cross_entropy_with_logits(logits: Tensor, target: np.ndarray | Tensor, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(
+    logits: Tensor,
+    target: np.ndarray | Tensor,
+    reduction: str = "mean",
+    *,
+    weight=None,
+    pos_weight=None,
+) -> Tensor:
     """Binary cross-entropy of probabilities ``target`` given logits: ``softplus(x) - x * y``.
 
     This equals ``-(y log σ(x) + (1 - y) log(1 - σ(x)))`` but never forms σ(x), so it is stable
-    for logits of any magnitude; its gradient is ``σ(x) - y``.
+    for logits of any magnitude; its gradient is ``σ(x) - y``. With ``pos_weight`` p it is
+    ``(1 - y) x + (1 + (p - 1) y) softplus(-x)``, as PyTorch's.
 
     Args:
         logits: scores of any shape.
         target: probabilities in [0, 1] of the same shape.
         reduction: "mean", "sum" or "none".
+        weight: optional weight of each element, broadcast against the loss (a constant).
+        pos_weight: optional weight of the positive term, broadcast along the last axis (one per class).
 
     Raises:
-        ShapeError: when the shapes differ.
+        ShapeError: when the shapes differ or a weight does not broadcast.
     """
+    where = "binary_cross_entropy_with_logits"
     logits = _as_tensor(logits)
-    target = _float_target("binary_cross_entropy_with_logits", target, logits)
-    _same_shape("binary_cross_entropy_with_logits", logits, target)
-    return _reduce(ops.softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
+    target = _float_target(where, target, logits)
+    _same_shape(where, logits, target)
+    if pos_weight is None:
+        losses = ops.softplus(logits) - logits * target
+    else:
+        p = _broadcast_constant(where, "pos_weight", pos_weight, logits)
+        losses = (1 - target) * logits + (1 + (p - 1) * target) * ops.softplus(-logits)
+    if weight is not None:
+        losses = losses * _broadcast_constant(where, "weight", weight, logits)
+    return _reduce(losses, reduction, where)
+
+
+def _broadcast_constant(where: str, name: str, value, like: Tensor) -> Tensor:
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    try:
+        if np.broadcast_shapes(array.shape, like.shape) != like.shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(
+            f"{where}: {name} of shape {array.shape} does not broadcast to the input's {like.shape}"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise DTypeError(f"{where}: {name} must be numbers, got dtype {array.dtype}")
+    return Tensor(array.astype(like.dtype))
 
 
 # ---------------------------------------------------------------------------------- loss modules
@@ -244,19 +342,37 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """Module form of :func:`cross_entropy`: ``loss = CrossEntropyLoss()(logits, target)``."""
+    """Module form of :func:`cross_entropy`: ``loss = CrossEntropyLoss()(logits, target)``.
+
+    Takes PyTorch's ``weight``, ``ignore_index``, ``reduction`` and ``label_smoothing``.
+    """
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, logits: Tensor, target: np.ndarray | Tensor) -> Tensor:
-        """Return ``cross_entropy(logits, target, self.reduction)``."""
-        return cross_entropy(logits, target, self.reduction)
+        """Return ``cross_entropy(logits, target, ...)`` with this module's options."""
+        return cross_entropy(
+            logits,
+            target,
+            self.reduction,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+        )
 
 
 class NLLLoss(_Loss):
-    """Module form of :func:`nll_loss`."""
+    """Module form of :func:`nll_loss`, with PyTorch's ``weight``, ``ignore_index`` and ``reduction``."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
 
     def forward(self, log_probs: Tensor, target: np.ndarray | Tensor) -> Tensor:
-        """Return ``nll_loss(log_probs, target, self.reduction)``."""
-        return nll_loss(log_probs, target, self.reduction)
+        """Return ``nll_loss(log_probs, target, ...)`` with this module's options."""
+        return nll_loss(log_probs, target, self.reduction, weight=self.weight, ignore_index=self.ignore_index)
 
 
 class MSELoss(_Loss):
@@ -268,8 +384,14 @@ class MSELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Module form of :func:`binary_cross_entropy_with_logits`."""
+    """Module form of :func:`binary_cross_entropy_with_logits`, with PyTorch's ``weight`` and ``pos_weight``."""
+
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
 
     def forward(self, logits: Tensor, target: np.ndarray | Tensor) -> Tensor:
-        """Return ``binary_cross_entropy_with_logits(logits, target, self.reduction)``."""
-        return binary_cross_entropy_with_logits(logits, target, self.reduction)
+        """Return ``binary_cross_entropy_with_logits(logits, target, ...)`` with this module's options."""
+        return binary_cross_entropy_with_logits(
+            logits, target, self.reduction, weight=self.weight, pos_weight=self.pos_weight
+        )
