@@ -5,6 +5,8 @@ The engine imports numpy only; drawing lives in :mod:`tinygrad_rnn.viz` (the ``[
 
 from __future__ import annotations
 
+import numpy as _np
+
 from . import nn, ops, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Role, Scope, current_scope, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
@@ -29,6 +31,11 @@ from .threads import blas_threads
 
 __version__ = "0.1.0"
 
+# PyTorch's dtype names, for ``tensor(ids, dtype=long)`` and ``zeros(3, dtype=float32)``: numpy dtypes.
+long = int64 = _np.dtype(_np.int64)
+float32 = _np.dtype(_np.float32)
+float64 = double = _np.dtype(_np.float64)
+
 __all__ = [
     "AnomalyError",
     "ArgumentError",
@@ -51,14 +58,19 @@ __all__ = [
     "chunk",
     "current_scope",
     "detect_anomaly",
+    "double",
     "enable_grad",
+    "float32",
+    "float64",
     "from_numpy",
     "full",
     "gather",
     "gradcheck",
+    "int64",
     "is_anomaly_enabled",
     "is_grad_enabled",
     "load",
+    "long",
     "make_node",
     "manual_seed",
     "multinomial",
