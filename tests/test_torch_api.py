@@ -292,3 +292,13 @@ def test_size_is_still_numpys_element_count_too():
     assert x.size() == (2, 3) and x.size(-2) == 2
     with pytest.raises(ShapeError, match="dim must be one int"):
         x.size((0, 1))
+
+
+def test_equality_is_identity_and_eq_is_elementwise():
+    a, b = Tensor([1.0, 2.0]), Tensor([1.0, 3.0])
+    assert a == a and a != b and a != None  # noqa: E711 - identity, as before
+    assert a in [b, a] and a.eq(b).tolist() == [True, False] and a.ne(b).tolist() == [False, True]
+    assert a.eq(2.0).tolist() == [False, True]
+    for other in (1.0, np.array([1.0, 2.0]), [1.0, 2.0]):
+        with pytest.raises(ArgumentError, match=r"write t.eq\(other\)"):
+            a == other  # noqa: B015 - the comparison is the test

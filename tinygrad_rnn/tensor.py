@@ -551,6 +551,31 @@ class Tensor:
 
     __hash__ = object.__hash__  # tensors are graph nodes: identity, not value, is what counts
 
+    def __eq__(self, other):
+        # Identity between tensors (graph nodes live in dicts and sets). Against a number or an
+        # array, identity is always False, which a PyTorch user would take for an elementwise
+        # answer: refuse it and name the method that compares values.
+        if isinstance(other, Tensor) or other is None:
+            return self is other
+        if isinstance(other, int | float | np.ndarray | np.generic | list | tuple):
+            raise ArgumentError(
+                "==: a tensor compares by identity (it is a graph node); for PyTorch's elementwise "
+                "comparison write t.eq(other)"
+            )
+        return NotImplemented
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def eq(self, other) -> Tensor:
+        """Elementwise ``==`` as a boolean tensor (no gradient), as ``torch.eq``."""
+        return _compare("eq", np.equal, self, other)
+
+    def ne(self, other) -> Tensor:
+        """Elementwise ``!=`` as a boolean tensor (no gradient), as ``torch.ne``."""
+        return _compare("ne", np.not_equal, self, other)
+
     # ----------------------------------------------------------------------------- op methods
     def matmul(self, other) -> Tensor:
         """Matrix product with numpy's ``@`` rules (1-D, 2-D and batched)."""
