@@ -1062,8 +1062,13 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 f"already released its saved values); pass retain_graph=True to the first backward"
             )
         saved = node._saved_versions
-        if saved is not None and saved != _versions(parents):
-            raise _modified_error(node, saved)
+        if saved is not None:  # the op reads its inputs: were they updated in place since it saved them?
+            if len(parents) == 2:  # _versions(parents), inlined for the common binary op
+                changed = saved[0] != parents[0]._vc[0] or saved[1] != parents[1]._vc[0]
+            else:
+                changed = saved != _versions(parents)
+            if changed:
+                raise _modified_error(node, saved)
         parent_grads = backward(g)
         if not retain_graph:
             node._backward = _FREED
