@@ -1,4 +1,5 @@
-"""What both engines share: gradient mode, scopes, and the iterative topological sort.
+"""The engine: what both engines share (gradient mode, scopes, roles, the iterative topological sort)
+and the tensor engine's backward pass (one loop, one gradient accumulator, version checks).
 
 A graph node, in either engine (:class:`tinygrad_rnn.Tensor` or :class:`tinygrad_rnn.scalar.Value`),
 exposes the same small interface, which is all that ``graph`` and ``viz`` read:
@@ -17,7 +18,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from heapq import heappop, heappush
 from typing import NamedTuple
+
+import numpy as np
+
+from .errors import GraphError
 
 
 class Scope(NamedTuple):
@@ -193,36 +199,248 @@ def current_scope() -> Scope:
     return STATE.scope
 
 
-def toposort(root) -> list:
-    """Return the nodes that ``root`` depends on, parents before children, ``root`` last.
+def toposort(*roots) -> list:
+    """Return the nodes that ``roots`` depend on, parents before children (a root after its parents).
 
-    Uses an explicit stack (no recursion), so graphs of any depth work; parents are visited in
-    their tuple order, so the result is deterministic for a given program.
+    The one topological sort of the project (graph tracing, gradient-flow measurement and the
+    monitor use it). An explicit stack (no recursion), so graphs of any depth work; parents are
+    visited in their tuple order and roots in the order given, so the result is deterministic for a
+    given program. A node reachable from several roots appears once.
 
     Args:
-        root: a graph node (anything with a ``parents`` tuple).
+        *roots: graph nodes (anything with a ``parents`` tuple), in either engine.
 
     Returns:
-        A list of the distinct nodes reachable from ``root`` through ``parents``.
+        A list of the distinct nodes reachable from ``roots`` through ``parents``.
     """
     order = []
-    seen = {id(root)}
-    # Each entry is (node, iterator over its parents); a node is emitted once all parents are.
-    stack = [(root, iter(root.parents))]
-    append, push, pop, mark = order.append, stack.append, stack.pop, seen.add
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            key = id(parent)
-            if key not in seen:
-                mark(key)
-                grandparents = parent.parents
-                if grandparents:
-                    push((parent, iter(grandparents)))
-                    break
-                # A leaf would be pushed and popped at once: emit it now, in the same position.
-                append(parent)
-        else:
-            pop()
-            append(node)
+    seen = set()
+    append, mark = order.append, seen.add
+    for root in roots:
+        if id(root) in seen:
+            continue
+        mark(id(root))
+        # Each entry is (node, iterator over its parents); a node is emitted once all parents are.
+        stack = [(root, iter(root.parents))]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                key = id(parent)
+                if key not in seen:
+                    mark(key)
+                    grandparents = parent.parents
+                    if grandparents:
+                        push((parent, iter(grandparents)))
+                        break
+                    # A leaf would be pushed and popped at once: emit it now, in the same position.
+                    append(parent)
+            else:
+                pop()
+                append(node)
     return order
+
+
+# ----------------------------------------------------------------------------- the backward engine
+# What follows is the whole reverse pass of the tensor engine: one loop (run_backward) over nodes
+# in reverse creation order, and one accumulator (Gradients) that owns every way a gradient is added
+# up. Ops make their nodes with tinygrad_rnn.tensor.make_node and never touch this code.
+
+FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting (the one place this is done)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class SliceGrad:
+    """The gradient of a basic-slice ``getitem``: ``grad`` belongs at ``parent[index]``, zeros elsewhere.
+
+    ``getitem``'s backward returns this instead of a zero-filled array of the parent's shape, so
+    :class:`Gradients` adds ``grad`` into the one gradient buffer of the parent in place. ``chunk``
+    into four LSTM gates then allocates one full-width zero array per step, not four plus three sums.
+    """
+
+    __slots__ = ("index", "grad")
+
+    def __init__(self, index, grad: np.ndarray) -> None:
+        self.index = index  # a basic index (slices, ints, None, Ellipsis): no element repeats
+        self.grad = grad
+
+    def dense(self, like: np.ndarray) -> np.ndarray:
+        """The full gradient, shaped and typed like ``like`` (for observers that need whole arrays)."""
+        full = np.zeros_like(like)
+        full[self.index] = self.grad
+        return full
+
+
+def accumulate_leaf(leaf, g) -> None:
+    """Add ``g`` (an array or a :class:`SliceGrad`) into ``leaf.grad``, a buffer the leaf owns, as PyTorch does."""
+    # ``_grad`` is the slot behind the checked ``grad`` property: the engine's arrays need no checks.
+    if type(g) is SliceGrad:
+        if leaf._grad is None:
+            leaf._grad = np.zeros_like(leaf.data)
+        leaf._grad[g.index] += g.grad
+    elif leaf._grad is None:
+        leaf._grad = np.array(g, dtype=leaf.data.dtype)
+    else:
+        np.add(leaf._grad, g, out=leaf._grad)  # in place: ``.grad`` stays the same array across passes
+
+
+class Gradients:
+    """The gradients of one backward pass on their way to their nodes: the one place they are summed.
+
+    * A leaf without hooks adds each gradient into its ``.grad`` as it arrives (:func:`accumulate_leaf`):
+      a weight used at every step accumulates in place, without a trip through the queue.
+    * Any other node's gradients wait here, keyed by ``id``, until the node comes off the queue
+      (newest first). A sum is made in place only in a buffer this pass allocated itself; an
+      array an op returned may be held elsewhere (another parent's gradient, an op's saved buffer)
+      and is never written to.
+    * A :class:`SliceGrad` is added into the node's buffer at its index, allocating the buffer once.
+    """
+
+    __slots__ = ("waiting", "owned", "queue")
+
+    def __init__(self) -> None:
+        self.waiting = {}  # id(node) -> gradient summed so far
+        self.owned = set()  # ids of buffers this pass allocated: only those may be added to in place
+        # Entries (-creation number, id, node): a node is always made after its parents, so popping
+        # the newest first is a reverse topological order. The id breaks ties between copies.
+        self.queue = []
+
+    def add(self, node, g) -> None:
+        """Send ``g`` (an array of any broadcast shape, or a :class:`SliceGrad`) to ``node``."""
+        if type(g) is not SliceGrad and g.shape != node.data.shape:
+            g = unbroadcast(g, node.data.shape)
+        if not node.parents and not node._hooks:
+            accumulate_leaf(node, g)
+            return
+        key = id(node)
+        previous = self.waiting.get(key)
+        if previous is None and type(g) is not SliceGrad:
+            self.waiting[key] = g
+            heappush(self.queue, (-node._seq, key, node))
+            return
+        if previous is None:
+            heappush(self.queue, (-node._seq, key, node))
+            total = np.zeros_like(node.data)
+        elif id(previous) in self.owned and previous.dtype == node.data.dtype and previous.shape == node.data.shape:
+            total = previous  # a sum this pass made and nobody else holds: safe to add into
+        else:
+            # A new array, never ``+=`` on ``previous``: it may be the very array another node received.
+            total = np.array(previous, dtype=np.result_type(previous, g.grad if type(g) is SliceGrad else g))
+            self.owned.discard(id(previous))  # ``previous`` dies here; a later array may reuse its id
+        if type(g) is SliceGrad:
+            total[g.index] += g.grad
+        else:
+            total += g
+        self.owned.add(id(total))
+        self.waiting[key] = total
+
+    def pop(self):
+        """The newest node still waiting and its summed gradient, or ``(None, None)`` when done."""
+        if not self.queue:
+            return None, None
+        node = heappop(self.queue)[2]
+        g = self.waiting.pop(id(node))
+        self.owned.discard(id(g))  # it leaves the pass: a later array may reuse its id
+        return node, g
+
+
+def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
+    """Propagate ``grad`` from ``root`` to every leaf it depends on: the tensor engine's one backward loop.
+
+    Nodes come off :class:`Gradients` newest first; each node's hooks may replace its gradient,
+    a leaf accumulates it, any other node calls its op's backward and sends one gradient per parent
+    (observers installed with ``edge_hook`` see each edge's full gradient on the way).
+    """
+    edge_hook = PER_THREAD.state.edge_hook
+    pending = Gradients()
+    node, g = root, grad
+    while node is not None:
+        if node._hooks:
+            g = node._run_hooks(g)
+        parents = node.parents
+        if not parents:
+            accumulate_leaf(node, g)
+            node, g = pending.pop()
+            continue
+        if node._retains_grad:
+            node._grad = np.array(g) if node._grad is None else node._grad + g
+        backward = node._backward
+        if backward is None or backward is FREED:
+            raise GraphError(
+                f"backward: trying to backward through the graph a second time (op '{node.op}' "
+                f"already released its saved values); pass retain_graph=True to the first backward"
+            )
+        saved = node._saved_versions
+        if saved is not None:  # the op reads its inputs: were they updated in place since it saved them?
+            if len(parents) == 2:  # saved_versions(parents), inlined for the common binary op
+                changed = saved[0] != parents[0]._vc[0] or saved[1] != parents[1]._vc[0]
+            else:
+                changed = saved != saved_versions(parents)
+            if changed:
+                raise modified_error(node, saved)
+        parent_grads = backward(g)
+        if not retain_graph:
+            node._backward = FREED
+        for index, parent in enumerate(parents):
+            pg = parent_grads[index]
+            if pg is None or not parent.requires_grad:
+                continue
+            if edge_hook is not None:  # observers see the whole gradient of the edge, in the parent's shape
+                pg = pg.dense(parent.data) if type(pg) is SliceGrad else unbroadcast(pg, parent.data.shape)
+                edge_hook(node, parent, index, pg)
+            pending.add(parent, pg)
+        node, g = pending.pop()
+
+
+# ------------------------------------------------------------------------------ version counters
+def saved_versions(parents: tuple) -> tuple[int, ...]:
+    """The version of each parent (written out for 1 and 2 parents: this runs once per recorded op)."""
+    if len(parents) == 2:
+        return (parents[0]._vc[0], parents[1]._vc[0])
+    if len(parents) == 1:
+        return (parents[0]._vc[0],)
+    return tuple([p._vc[0] for p in parents])
+
+
+def _describe(t) -> str:
+    """Name a tensor for an error: a parameter by its name; a view (``w.T``) by the tensor it views."""
+    views = []
+    while t.parents and t.parents[0]._vc is t._vc:  # a view shares its base's counter: name the base
+        views.append(t.op)
+        t = t.parents[0]
+    if t.name:
+        kind = f"parameter '{t.name}'"
+    elif t.op:
+        kind = f"the result of op '{t.op}'"
+    else:
+        kind = "a leaf tensor"
+    through = f" (seen through the view{'s' if len(views) > 1 else ''} {', '.join(reversed(views))})" if views else ""
+    return f"{kind} of shape {t.data.shape}{through}"
+
+
+def modified_error(node, saved: tuple[int, ...]) -> GraphError:
+    """The error for a saved input that was updated in place between forward and backward."""
+    for index, (parent, version) in enumerate(zip(node.parents, saved)):
+        if parent._vc[0] != version:
+            where = node.scope.path or "<top level>"
+            step = "" if node.scope.step is None else f", time step {node.scope.step}"
+            return GraphError(
+                f"backward: input {index} of op '{node.op}' (scope '{where}'{step}), {_describe(parent)}, "
+                f"was modified by an in-place operation after the op saved it for backward: it is at "
+                f"version {parent._vc[0]}, but the op saved version {version}. In-place updates "
+                f"(optimizer.step(), load_state_dict, t[i] = v, t.add_(...)) change values the gradient "
+                f"formula needs; run the forward pass again after the update, or update after backward"
+            )
+    return GraphError(f"backward: a saved input of op '{node.op}' changed version")  # not reached

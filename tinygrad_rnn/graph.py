@@ -33,13 +33,13 @@ of the same names that call it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import recurrence
-from .autograd import STATE
+from .autograd import STATE, toposort
 from .errors import GraphError
 from .recurrence import Contribution, StateTrack  # re-exported: they used to live here
 
@@ -256,28 +256,6 @@ def _clean(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- tracing
-def _toposort_many(roots: Sequence) -> list:
-    """Parents-before-children order of everything reachable from ``roots`` (iterative, deterministic)."""
-    order: list = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.parents))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if id(parent) not in seen:
-                    seen.add(id(parent))
-                    stack.append((parent, iter(parent.parents)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
-
-
 def trace(outputs, gradients: GradientRecord | bool | None = None) -> Graph:
     """Trace the graph behind ``outputs`` into a :class:`Graph`.
 
@@ -305,7 +283,7 @@ def trace(outputs, gradients: GradientRecord | bool | None = None) -> Graph:
     for root in roots:
         if not hasattr(root, "parents") or not hasattr(root, "data"):
             raise GraphError(f"trace: expected a Tensor or Value graph node, got {type(root).__name__}")
-    order = _toposort_many(roots)
+    order = toposort(*roots)
     return Graph._build(order, roots, gradients)
 
 

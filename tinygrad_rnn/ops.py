@@ -4,21 +4,21 @@ Each op is a function decorated with ``@register("name")``; :data:`OPS` maps nam
 so ``grep '@register' ops.py`` lists them all. An op computes its result with numpy, then defines
 ``backward(g)``, which receives the gradient of the result and returns one gradient per parent (or
 ``None`` for a parent that needs none). Gradients may keep a broadcast shape: the engine reduces
-them to each parent's shape in one place (``tensor._unbroadcast``). A basic-slice ``getitem``
-returns a ``tensor._SliceGrad`` (the slice and its gradient), which the engine adds into the
+them to each parent's shape in one place (``autograd.unbroadcast``). A basic-slice ``getitem``
+returns an ``autograd.SliceGrad`` (the slice and its gradient), which the engine adds into the
 parent's gradient buffer in place instead of receiving a zero-filled array per slice.
 """
 
 from __future__ import annotations
 
 import builtins
-import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .autograd import SliceGrad, unbroadcast
 from .errors import ArgumentError, DTypeError, ShapeError
-from .tensor import _UNSET, Tensor, _axis_alias, _make, _SliceGrad, _unbroadcast, _wrap
+from .tensor import _UNSET, Tensor, _axis_alias, _make, _wrap
 
 OPS: dict[str, Callable] = {}
 
@@ -33,26 +33,24 @@ def register(name: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def _pair(a, b) -> tuple[Tensor, Tensor]:
+def _pair(op: str, a, b) -> tuple[Tensor, Tensor]:
     """Make both operands tensors; a Python number takes the dtype of the tensor beside it."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # two plain operands (e.g. ``where(mask, 1.0, 0.0)``): the first sets the dtype
     if not isinstance(a, Tensor):
-        a = _constant(a, b)
+        a = _constant(op, a, b)
     if not isinstance(b, Tensor):
-        b = _constant(b, a)
+        b = _constant(op, b, a)
     return a, b
 
 
-def _constant(x, other: Tensor) -> Tensor:
+def _constant(op: str, x, other: Tensor) -> Tensor:
     """Wrap a non-tensor operand; numbers and lists take the float dtype of ``other``."""
     try:
         array = None if isinstance(x, float | int) else np.asarray(x)
     except ValueError:
-        op = sys._getframe(2).f_code.co_name  # the op that called _pair; looked up only on error paths
         raise ShapeError(f"{op}: the operand {x!r:.60} is a ragged nested list; rows must have equal lengths") from None
     if array is not None and array.dtype.kind not in "biuf":  # None would become nan, "2" would become 2.0
-        op = sys._getframe(2).f_code.co_name
         raise DTypeError(
             f"{op}: cannot use {type(x).__name__} {x!r:.40} as an operand; expected a number, array or Tensor"
         )
@@ -81,7 +79,7 @@ def _binary(op: str, fn: Callable, a: Tensor, b: Tensor) -> np.ndarray:
 @register("add")
 def add(a, b) -> Tensor:
     """a + b with broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _pair("add", a, b)
 
     def backward(g):
         return g, g
@@ -92,7 +90,7 @@ def add(a, b) -> Tensor:
 @register("sub")
 def sub(a, b) -> Tensor:
     """a - b with broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _pair("sub", a, b)
 
     def backward(g):
         return g, -g
@@ -103,7 +101,7 @@ def sub(a, b) -> Tensor:
 @register("mul")
 def mul(a, b) -> Tensor:
     """a * b elementwise with broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _pair("mul", a, b)
 
     def backward(g):
         return (g * b.data if a.requires_grad else None), (g * a.data if b.requires_grad else None)
@@ -114,7 +112,7 @@ def mul(a, b) -> Tensor:
 @register("div")
 def div(a, b) -> Tensor:
     """a / b elementwise with broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _pair("div", a, b)
     out = _binary("div", np.divide, a, b)
 
     def backward(g):
@@ -133,7 +131,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
     d/db = a**b log a, taken as 0 where a == 0 and b >= 0 (the limit), and -inf where a == 0 and
     b < 0 (inf times log 0), exactly as ``torch.pow``'s backward.
     """
-    a, b = _pair(a, b)
+    a, b = _pair("pow", a, b)
     out = _binary("pow", np.power, a, b)
 
     def backward(g):
@@ -167,7 +165,7 @@ def _column_major(x: np.ndarray) -> bool:
 @register("matmul")
 def matmul(a, b) -> Tensor:
     """a @ b with numpy's rules: 1-D vectors, 2-D matrices, and batches broadcast over leading axes."""
-    a, b = _pair(a, b)
+    a, b = _pair("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     try:
@@ -222,9 +220,9 @@ def matmul(a, b) -> Tensor:
         if a.ndim == 1:
             g = g[..., None, :]
         if a.requires_grad:
-            ga = _unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
+            ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
         if b.requires_grad:
-            gb = _unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape)
+            gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape)
         return ga, gb
 
     return _make(out, "matmul", (a, b), backward)
@@ -354,7 +352,7 @@ def _select_grads(g, a: Tensor, b: Tensor, a_loses: np.ndarray, b_loses: np.ndar
 @register("maximum")
 def maximum(a, b) -> Tensor:
     """Elementwise maximum of a and b with broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _pair("maximum", a, b)
 
     def backward(g):
         return _select_grads(g, a, b, a.data < b.data, a.data > b.data)
@@ -365,7 +363,7 @@ def maximum(a, b) -> Tensor:
 @register("minimum")
 def minimum(a, b) -> Tensor:
     """Elementwise minimum of a and b with broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _pair("minimum", a, b)
 
     def backward(g):
         return _select_grads(g, a, b, a.data > b.data, a.data < b.data)
@@ -376,7 +374,7 @@ def minimum(a, b) -> Tensor:
 @register("where")
 def where(condition, a, b) -> Tensor:
     """Pick ``a`` where ``condition`` is true, else ``b`` (broadcasting all three)."""
-    a, b = _pair(a, b)
+    a, b = _pair("where", a, b)
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
     if cond.dtype.kind not in "biuf":  # np.asarray("no", dtype=bool) would silently be True
         raise DTypeError(f"where: condition must be a boolean tensor or array, got dtype {cond.dtype}")
@@ -603,7 +601,7 @@ def getitem(a: Tensor, index) -> Tensor:
 
     def backward(g):
         if not advanced:
-            return (_SliceGrad(index, g),)  # the engine adds g into the parent's gradient in place
+            return (SliceGrad(index, g),)  # the engine adds g into the parent's gradient in place
         full = np.zeros_like(a.data)
         np.add.at(full, index, g)  # unbuffered: a repeated element receives every contribution
         return (full,)

@@ -1,7 +1,8 @@
 """The tensor engine: :class:`Tensor`, a numpy array that remembers how it was computed.
 
 The ops themselves (forward and backward side by side) live in :mod:`tinygrad_rnn.ops`; this module
-holds the node type, the backward pass and the PyTorch-style methods that call the ops.
+holds the node type, its constructor for ops (:func:`make_node`) and the PyTorch-style methods that
+call the ops; the backward pass is :func:`tinygrad_rnn.autograd.run_backward`.
 """
 
 from __future__ import annotations
@@ -9,17 +10,16 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Sequence
-from heapq import heappop, heappush
 
 import numpy as np
 
-from .autograd import BACKWARD_LOCK, PER_THREAD, STATE, Role
+from .autograd import BACKWARD_LOCK, PER_THREAD, STATE, Role, run_backward, saved_versions
+from .autograd import SliceGrad as _SliceGrad  # noqa: F401  (ops written against the old names)
+from .autograd import unbroadcast as _unbroadcast  # noqa: F401
 from .errors import ArgumentError, DTypeError, GraphError, ShapeError
 
-_FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
-_add = np.add
 # Every tensor takes a number from this counter when it is made. A node is always made after its
-# parents, so backward can visit nodes newest first instead of sorting the graph (see _run_backward).
+# parents, so backward can visit nodes newest first instead of sorting the graph (autograd.run_backward).
 _next_seq = itertools.count().__next__
 _new_object = object.__new__
 _lock_backward, _unlock_backward = BACKWARD_LOCK.acquire, BACKWARD_LOCK.release  # see autograd.BACKWARD_LOCK
@@ -366,6 +366,14 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
+    def _run_hooks(self, g: np.ndarray) -> np.ndarray:
+        """Call this tensor's gradient hooks in order (in backward); a returned array replaces ``g``."""
+        for hook in tuple(self._hooks):
+            replaced = hook(g)
+            if replaced is not None:
+                g = _hook_result(hook, self, replaced)
+        return g
+
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
@@ -409,7 +417,7 @@ class Tensor:
                 raise ShapeError(f"backward: grad has shape {grad.shape}, expected the output's shape {self.shape}")
         _lock_backward()  # re-entrant: a hook may run a backward pass of its own
         try:
-            _run_backward(self, grad, retain_graph)
+            run_backward(self, grad, retain_graph)
         finally:
             _unlock_backward()
 
@@ -868,64 +876,6 @@ def _compare(symbol: str, fn: Callable, a: Tensor, b) -> Tensor:
         raise DTypeError(f"comparison {symbol}: cannot compare a tensor with {type(other).__name__}") from None
 
 
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting (the one place this is done)."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
-
-
-class _SliceGrad:
-    """The gradient of a basic-slice ``getitem``: ``grad`` belongs at ``parent[index]``, zeros elsewhere.
-
-    ``getitem``'s backward returns this instead of a zero-filled array of the parent's shape, so
-    the engine can add ``grad`` into the one gradient buffer of the parent in place. ``chunk`` into
-    four LSTM gates then allocates one full-width zero array per step, not four plus three sums.
-    """
-
-    __slots__ = ("index", "grad")
-
-    def __init__(self, index, grad: np.ndarray) -> None:
-        self.index = index  # a basic index (slices, ints, None, Ellipsis): no element repeats
-        self.grad = grad
-
-    def dense(self, like: np.ndarray) -> np.ndarray:
-        """The full gradient, shaped and typed like ``like`` (for hooks that need whole arrays)."""
-        full = np.zeros_like(like)
-        full[self.index] = self.grad
-        return full
-
-
-def _scatter_slice(parent: Tensor, piece: _SliceGrad, grads: dict, owned: set, heap: list) -> None:
-    """Add a slice gradient into ``parent``'s gradient: ``.grad`` for a leaf, else the pass's buffer."""
-    data = parent.data
-    if not parent.parents and not parent._hooks:
-        if parent._grad is None:
-            parent._grad = np.zeros_like(data)
-        parent._grad[piece.index] += piece.grad
-        return
-    key = id(parent)
-    previous = grads.get(key)
-    if previous is None:
-        buffer = np.zeros_like(data)
-        heappush(heap, (-parent._seq, key, parent))
-    elif id(previous) in owned and previous.dtype == data.dtype and previous.shape == data.shape:
-        buffer = previous  # a buffer this pass allocated and nobody else holds
-    else:
-        # ``previous`` may be an array another node holds: copy it, never add into it.
-        buffer = np.array(previous, dtype=np.result_type(previous, piece.grad))
-        owned.discard(id(previous))
-    buffer[piece.index] += piece.grad
-    owned.add(id(buffer))
-    grads[key] = buffer
-
-
 class RemovableHandle:
     """What :meth:`Tensor.register_hook` returns: ``remove()`` (or calling it) takes the hook off, once."""
 
@@ -982,134 +932,6 @@ def bump_version(t: Tensor) -> None:
     t._vc[0] += 1
 
 
-def _describe(t: Tensor) -> str:
-    """Name a tensor for an error: a parameter by its name; a view (``w.T``) by the tensor it views."""
-    views = []
-    while t.parents and t.parents[0]._vc is t._vc:  # a view shares its base's counter: name the base
-        views.append(t.op)
-        t = t.parents[0]
-    if t.name:
-        kind = f"parameter '{t.name}'"
-    elif t.op:
-        kind = f"the result of op '{t.op}'"
-    else:
-        kind = "a leaf tensor"
-    through = f" (seen through the view{'s' if len(views) > 1 else ''} {', '.join(reversed(views))})" if views else ""
-    return f"{kind} of shape {t.data.shape}{through}"
-
-
-def _modified_error(node: Tensor, saved: tuple[int, ...]) -> GraphError:
-    """The error for a saved input that was updated in place between forward and backward."""
-    for index, (parent, version) in enumerate(zip(node.parents, saved)):
-        if parent._version != version:
-            where = node.scope.path or "<top level>"
-            step = "" if node.scope.step is None else f", time step {node.scope.step}"
-            return GraphError(
-                f"backward: input {index} of op '{node.op}' (scope '{where}'{step}), {_describe(parent)}, "
-                f"was modified by an in-place operation after the op saved it for backward: it is at "
-                f"version {parent._version}, but the op saved version {version}. In-place updates "
-                f"(optimizer.step(), load_state_dict, t[i] = v, t.add_(...)) change values the gradient "
-                f"formula needs; run the forward pass again after the update, or update after backward"
-            )
-    return GraphError(f"backward: a saved input of op '{node.op}' changed version")  # not reached
-
-
-def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
-    """Propagate ``grad`` from ``root`` to every leaf, in reverse topological order.
-
-    Nodes are visited newest first, from a heap keyed by creation number: a node is always made after
-    its parents, so when a node comes off the heap every node that used it has already sent its
-    gradient. This is Kahn's order without a separate pass over the graph to sort it first.
-    """
-    edge_hook = PER_THREAD.state.edge_hook
-    grads = {}  # gradients waiting for their node, by id
-    # ids of gradient buffers this pass allocated itself (sums): only those may be added to in place.
-    owned = set()
-    pop_grad = grads.pop
-    # Entries (-creation number, id, node): the id breaks a tie (a copied tensor shares its number)
-    # so two nodes are never compared themselves. The root starts outside it.
-    heap = []
-    node, g = None, grad
-    while True:
-        if node is None:
-            node = root
-        elif heap:
-            node = heappop(heap)[2]
-            g = pop_grad(id(node))
-        else:
-            break
-        if owned:
-            # Forget the buffer once it leaves ``grads``: its id may be reused by a later array.
-            owned.discard(id(g))
-        if node._hooks:
-            for hook in tuple(node._hooks):
-                replaced = hook(g)
-                if replaced is not None:
-                    g = _hook_result(hook, node, replaced)
-        parents = node.parents
-        if not parents:  # a leaf: accumulate, as PyTorch does, into a buffer it owns
-            if node._grad is None:
-                node._grad = np.array(g, dtype=node.data.dtype)
-            else:
-                _add(node._grad, g, out=node._grad)  # same as ``+=``, with less ufunc dispatch
-            continue
-        if node._retains_grad:
-            node._grad = np.array(g) if node._grad is None else node._grad + g
-        backward = node._backward
-        if backward is None or backward is _FREED:
-            raise GraphError(
-                f"backward: trying to backward through the graph a second time (op '{node.op}' "
-                f"already released its saved values); pass retain_graph=True to the first backward"
-            )
-        saved = node._saved_versions
-        if saved is not None:  # the op reads its inputs: were they updated in place since it saved them?
-            if len(parents) == 2:  # _versions(parents), inlined for the common binary op
-                changed = saved[0] != parents[0]._vc[0] or saved[1] != parents[1]._vc[0]
-            else:
-                changed = saved != _versions(parents)
-            if changed:
-                raise _modified_error(node, saved)
-        parent_grads = backward(g)
-        if not retain_graph:
-            node._backward = _FREED
-        for index, parent in enumerate(parents):
-            pg = parent_grads[index]
-            if pg is None or not parent.requires_grad:
-                continue
-            if type(pg) is _SliceGrad:
-                if edge_hook is None:
-                    _scatter_slice(parent, pg, grads, owned, heap)
-                    continue
-                pg = pg.dense(parent.data)  # observers see the whole gradient of the edge, as for any op
-            if pg.shape != parent.data.shape:
-                pg = _unbroadcast(pg, parent.data.shape)
-            if edge_hook is not None:
-                edge_hook(node, parent, index, pg)
-            if not parent.parents and not parent._hooks:
-                # A leaf without hooks: accumulate each contribution into .grad as it arrives (the same
-                # sum, without a trip through the heap; a weight used at every step adds in place).
-                if parent._grad is None:
-                    parent._grad = np.array(pg, dtype=parent.data.dtype)
-                else:
-                    _add(parent._grad, pg, out=parent._grad)
-                continue
-            key = id(parent)
-            previous = grads.get(key)
-            if previous is None:
-                grads[key] = pg
-                heappush(heap, (-parent._seq, key, parent))
-            elif id(previous) in owned and previous.dtype == pg.dtype and previous.shape == pg.shape:
-                previous += pg  # a sum this pass made and nobody else holds: safe to reuse
-            else:
-                # A new array, never ``+=`` on ``previous``: it may be the very array another parent
-                # received, or a buffer an op still saves.
-                total = previous + pg
-                owned.discard(id(previous))  # ``previous`` dies here; a later array may reuse its id
-                if type(total) is np.ndarray:  # 0-d sums come back as numpy scalars: ``+=`` would rebind
-                    owned.add(id(total))
-                grads[key] = total
-
-
 def make_node(data, op: str, parents: Sequence[Tensor], backward: Callable) -> Tensor:
     """Make the result of a new op: the public node constructor for op authors (what the built-in ops use).
 
@@ -1143,15 +965,6 @@ def make_node(data, op: str, parents: Sequence[Tensor], backward: Callable) -> T
     if not callable(backward):
         raise GraphError(f"make_node({op!r}): backward must be callable, got {type(backward).__name__}")
     return _make(np.asarray(data), op, parents, backward)
-
-
-def _versions(parents: tuple) -> tuple[int, ...]:
-    """The version of each parent (written out for 1 and 2 parents: this runs once per recorded op)."""
-    if len(parents) == 2:
-        return (parents[0]._vc[0], parents[1]._vc[0])
-    if len(parents) == 1:
-        return (parents[0]._vc[0],)
-    return tuple([p._vc[0] for p in parents])
 
 
 def _make(
@@ -1198,7 +1011,7 @@ def _make(
         elif len(parents) == 2:  # _versions(parents), inlined: this runs once per recorded op
             out._saved_versions = (parents[0]._vc[0], parents[1]._vc[0])
         else:
-            out._saved_versions = _versions(parents)
+            out._saved_versions = saved_versions(parents)
     else:
         out.requires_grad = False
         out.parents = ()
