@@ -24,20 +24,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tinygrad_rnn.viz.explore import CHROMIUM_ARGS, chromium_executable
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn, optim
 from tinygrad_rnn.monitor import GradientMonitor
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class _Model(nn.Module):
@@ -118,14 +109,14 @@ def page_budget(steps: int, iterations: int, hidden: int, batch: int, browser: b
 
 def first_paint(path: Path) -> float | None:
     """Seconds from navigation to first contentful paint of ``path`` in headless Chromium (median of 3)."""
-    exe = os.environ.get("TINYGRAD_RNN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    exe = chromium_executable()
     if exe is None:
         return None
     from playwright.sync_api import sync_playwright
 
     paints = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=list(CHROMIUM_ARGS))
         for _ in range(3):
             page = browser.new_page()
             page.goto(path.as_uri(), wait_until="load")

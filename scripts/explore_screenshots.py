@@ -8,32 +8,22 @@ Drives the system Chromium headless through Playwright (as the browser tests do)
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tinygrad_rnn.viz.explore import CHROMIUM_ARGS, chromium_executable
 
 
 def main(page_path: str, folder: str) -> int:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    executable = chromium_executable()
     if executable is None:
         print("Chromium is not installed (apt-get install chromium)", file=sys.stderr)
         return 1
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 760}, device_scale_factor=1)
         page.goto(Path(page_path).resolve().as_uri())
 

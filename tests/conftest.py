@@ -23,24 +23,6 @@ def needs_dot():
 
 
 # ------------------------------------------------------------------ headless Chromium (explorer page)
-# The flags a headless Chromium needs in a container, and the ones that keep it from phoning home.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _chromium_executable() -> str | None:
-    """The system Chromium (``TINYGRAD_RNN_CHROMIUM`` overrides); Playwright never downloads a browser here."""
-    given = os.environ.get("TINYGRAD_RNN_CHROMIUM")
-    if given:
-        return given
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _missing(reason: str):
@@ -56,7 +38,9 @@ def browser():
     Skips when Chromium or Playwright's Python package is missing, except under CI (which installs
     both): there it fails.
     """
-    executable = _chromium_executable()
+    from tinygrad_rnn.viz.explore import CHROMIUM_ARGS, chromium_executable
+
+    executable = chromium_executable()
     if executable is None:
         _missing("Chromium is not installed (apt-get install chromium)")
     try:
@@ -64,7 +48,7 @@ def browser():
     except ImportError:
         _missing("Playwright's Python package is not installed (pip install playwright)")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
         try:
             yield chromium
         finally:

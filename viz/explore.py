@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,27 @@ LEVELS = ("rolled", "step", "cell", "op")
 
 MAX_NODES = 400
 """Most nodes drawn per level; past it a level shows its first and last steps (as the static drawing)."""
+
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+"""Flags for opening the page in a headless Chromium inside a container, and keeping it from
+phoning home (the browser tests, the page benchmark and the README screenshots use these)."""
+
+
+def chromium_executable() -> str | None:
+    """The system Chromium to open pages with (``TINYGRAD_RNN_CHROMIUM`` overrides), or None.
+
+    Nothing here downloads a browser: Debian's ``chromium`` package is the one expected.
+    """
+    return os.environ.get("TINYGRAD_RNN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
 
 _ASSETS = Path(__file__).resolve().parent
 _PRECISION = 4  # significant digits of the numbers in the page's data (and tooltips)
