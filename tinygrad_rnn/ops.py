@@ -494,18 +494,22 @@ def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 @register("max")
 def max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - the op's name
     """Maximum over ``axis``; tied maxima share the gradient equally."""
-    _check_axis("max", a, axis)
+    return _extremum("max", "maximum", np.max, a, axis, keepdims)
+
+
+def _extremum(op: str, word: str, reduce: Callable, a: Tensor, axis, keepdims: bool) -> Tensor:
+    """``max`` or ``min`` over ``axis``: the gradient goes to the winners, tied winners sharing it equally."""
+    _check_axis(op, a, axis)
     if a.data.size == 0:
-        raise ShapeError(f"max: cannot take the maximum of an empty tensor of shape {a.shape}")
-    out = np.max(a.data, axis=axis, keepdims=keepdims)
+        raise ShapeError(f"{op}: cannot take the {word} of an empty tensor of shape {a.shape}")
+    out = reduce(a.data, axis=axis, keepdims=keepdims)
 
     def backward(g):
-        kept = _expand_reduced(out, a, axis, keepdims)
-        winners = a.data == kept
+        winners = a.data == _expand_reduced(out, a, axis, keepdims)
         share = (winners / winners.sum(axis=axis, keepdims=True)).astype(a.data.dtype, copy=False)
         return (_expand_reduced(g, a, axis, keepdims) * share,)
 
-    return _make(out, "max", (a,), backward)
+    return _make(out, op, (a,), backward)
 
 
 # ------------------------------------------------------------------------------- shape changes
@@ -773,17 +777,7 @@ def expm1(a: Tensor) -> Tensor:
 @register("min")
 def min(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - the op's name
     """Minimum over ``axis``; tied minima share the gradient equally (as ``max`` and ``torch.amin``)."""
-    _check_axis("min", a, axis)
-    if a.data.size == 0:
-        raise ShapeError(f"min: cannot take the minimum of an empty tensor of shape {a.shape}")
-    out = np.min(a.data, axis=axis, keepdims=keepdims)
-
-    def backward(g):
-        winners = a.data == _expand_reduced(out, a, axis, keepdims)
-        share = (winners / winners.sum(axis=axis, keepdims=True)).astype(a.data.dtype, copy=False)
-        return (_expand_reduced(g, a, axis, keepdims) * share,)
-
-    return _make(out, "min", (a,), backward)
+    return _extremum("min", "minimum", np.min, a, axis, keepdims)
 
 
 def _arg_reduce(op: str, fn: Callable, a: Tensor, dim, keepdim: bool) -> Tensor:
