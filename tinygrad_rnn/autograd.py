@@ -16,8 +16,9 @@ exposes the same small interface, which is all that ``graph`` and ``viz`` read:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from heapq import heappop, heappush
 from typing import NamedTuple
 
@@ -241,10 +242,118 @@ def toposort(*roots) -> list:
     return order
 
 
+# ------------------------------------------------------------------------------- making nodes
+# Every node, of either engine, takes a number from this counter when it is made. A node is always
+# made after its parents, so backward can visit nodes newest first instead of sorting the graph.
+next_seq = itertools.count().__next__
+
+
+def node_constructors(node_type: type) -> tuple[Callable, Callable]:
+    """The tensor engine's node constructors, for nodes of class ``node_type`` (:class:`Tensor`).
+
+    ``tensor.py`` calls this once, right after defining ``Tensor``: the engine owns how a node is
+    made and recorded, ``tensor.py`` what a tensor is, and this module never imports ``Tensor``.
+
+    Returns:
+        ``(make_node, make)``: the public constructor for op authors (it checks its arguments) and
+        the unchecked one the built-in ops call, which also says whether the op saves its inputs
+        and whose memory the result views.
+    """
+    new_object = object.__new__
+
+    def make_node(data, op: str, parents: Sequence, backward: Callable):
+        """Make the result of a new op: the public node constructor for op authors (what the built-in ops use).
+
+        Write the forward in numpy, then hand its result here with a backward closure beside it::
+
+            def cube(x: Tensor) -> Tensor:
+                y = x.data ** 3
+                return make_node(y, "cube", (x,), lambda g: (3 * x.data**2 * g,))
+
+        The graph edge is recorded only when a gradient can flow (grad mode on and a parent requires
+        grad); the node gets the current scope, and ``role`` ``None`` until its producer sets one.
+
+        Args:
+            data: the forward result (an array; converted with ``np.asarray``).
+            op: the op's name, shown by tracing and drawing.
+            parents: the tensors the result was computed from, in argument order.
+            backward: ``backward(grad) -> tuple`` with one gradient per parent (``None`` for a parent
+                that gets none); each may have the shape of the result where broadcasting made it
+                larger than the parent's: the engine sums it back to the parent's shape.
+
+        Returns:
+            The new Tensor.
+
+        Raises:
+            GraphError: if a parent is not a Tensor or ``backward`` is not callable.
+        """
+        parents = tuple(parents)
+        for i, parent in enumerate(parents):
+            if not isinstance(parent, node_type):
+                raise GraphError(f"make_node({op!r}): parent {i} is a {type(parent).__name__}, expected a Tensor")
+        if not callable(backward):
+            raise GraphError(f"make_node({op!r}): backward must be callable, got {type(backward).__name__}")
+        return make(np.asarray(data), op, parents, backward)
+
+    def make(data: np.ndarray, op: str, parents: tuple, backward: Callable, saves_inputs: bool = True, view_of=None):
+        """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it.
+
+        Args:
+            data: the result.
+            op: the op's name.
+            parents: the input tensors.
+            backward: ``backward(g)`` returning one gradient (or None) per parent.
+            saves_inputs: whether ``backward`` reads the parents' data. Then their versions are
+                recorded, and backward refuses to run if one was updated in place since (say False only
+                for ops such as add or reshape whose gradient does not depend on the inputs' values).
+            view_of: the parent whose memory ``data`` is a view of (transpose, reshape, basic slices): the
+                result then shares that parent's version counter, as PyTorch's views do, so an in-place
+                update of the base is seen by every graph that saved the view, and the other way round.
+        """
+        state = PER_THREAD.state
+        tracked = False
+        if state.grad_enabled:
+            for parent in parents:  # a plain loop: cheaper than any() over a generator for 1-2 parents
+                if parent.requires_grad:
+                    tracked = True
+                    break
+        out = new_object(node_type)  # skips __init__: the data is already an array of the right dtype
+        out.data = data
+        out._grad = None
+        out.scope = state.scope
+        out.name = None
+        out.role = None
+        out._retains_grad = False
+        out._hooks = None
+        out._seq = next_seq()
+        out._vc = [0] if view_of is None else view_of._vc  # a view shares its base's version counter
+        out.op = op
+        if tracked:
+            out.requires_grad = True
+            out.parents = parents
+            out._backward = backward
+            if not saves_inputs:
+                out._saved_versions = None
+            elif len(parents) == 2:  # saved_versions(parents), inlined: this runs once per recorded op
+                out._saved_versions = (parents[0]._vc[0], parents[1]._vc[0])
+            else:
+                out._saved_versions = saved_versions(parents)
+        else:
+            out.requires_grad = False
+            out.parents = ()
+            out._backward = None
+            out._saved_versions = None
+        if state.node_hook is not None:
+            state.node_hook(out)
+        return out
+
+    return make_node, make
+
+
 # ----------------------------------------------------------------------------- the backward engine
 # What follows is the whole reverse pass of the tensor engine: one loop (run_backward) over nodes
 # in reverse creation order, and one accumulator (Gradients) that owns every way a gradient is added
-# up. Ops make their nodes with tinygrad_rnn.tensor.make_node and never touch this code.
+# up. Ops make their nodes with make_node (above) and never touch this code.
 
 FREED = "freed"  # marks a node whose saved buffers were released by a backward pass
 

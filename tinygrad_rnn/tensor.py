@@ -1,26 +1,23 @@
 """The tensor engine: :class:`Tensor`, a numpy array that remembers how it was computed.
 
 The ops themselves (forward and backward side by side) live in :mod:`tinygrad_rnn.ops`; this module
-holds the node type, its constructor for ops (:func:`make_node`) and the PyTorch-style methods that
-call the ops; the backward pass is :func:`tinygrad_rnn.autograd.run_backward`.
+holds the node type and the PyTorch-style methods that call the ops. The engine
+(:mod:`tinygrad_rnn.autograd`) owns the rest: the node constructor for ops (:func:`make_node`,
+bound here to ``Tensor``) and the backward pass (:func:`tinygrad_rnn.autograd.run_backward`).
 """
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import BACKWARD_LOCK, PER_THREAD, STATE, Role, run_backward, saved_versions
+from .autograd import BACKWARD_LOCK, PER_THREAD, STATE, Role, next_seq, node_constructors, run_backward
 from .autograd import SliceGrad as _SliceGrad  # noqa: F401  (ops written against the old names)
 from .autograd import unbroadcast as _unbroadcast  # noqa: F401
 from .errors import ArgumentError, DTypeError, GraphError, ShapeError
 
-# Every tensor takes a number from this counter when it is made. A node is always made after its
-# parents, so backward can visit nodes newest first instead of sorting the graph (autograd.run_backward).
-_next_seq = itertools.count().__next__
 _new_object = object.__new__
 _lock_backward, _unlock_backward = BACKWARD_LOCK.acquire, BACKWARD_LOCK.release  # see autograd.BACKWARD_LOCK
 _UNSET = object()  # "argument not given", where None is a meaningful value (axis=None: all axes)
@@ -73,7 +70,7 @@ def _init_leaf(t: Tensor, array: np.ndarray) -> None:
     t._backward = None
     t._retains_grad = False
     t._hooks = None
-    t._seq = _next_seq()
+    t._seq = next_seq()
     # The version counter: bumped by every in-place update the library makes (see bump_version).
     # A one-element list, so a view (t.T, t[1:], t.detach()) can share its base's counter, as in PyTorch.
     t._vc = [0]
@@ -784,6 +781,11 @@ class Tensor:
         return _ops.astype(self, dtype)
 
 
+# How an op's result becomes a graph node is the engine's business (autograd.node_constructors);
+# bound here to Tensor: ``make_node`` for op authors, ``_make`` for the built-in ops.
+make_node, _make = node_constructors(Tensor)
+
+
 def _copy_ufunc(target: np.ndarray, value, out: np.ndarray, casting: str) -> None:
     """``np.copyto`` with a ufunc's signature, so ``copy_`` shares ``_inplace``'s checks."""
     np.copyto(out, value, casting=casting)
@@ -930,96 +932,6 @@ def bump_version(t: Tensor) -> None:
     counter does. Writing into ``t.data`` directly is not seen (see :func:`detect_anomaly`).
     """
     t._vc[0] += 1
-
-
-def make_node(data, op: str, parents: Sequence[Tensor], backward: Callable) -> Tensor:
-    """Make the result of a new op: the public node constructor for op authors (what the built-in ops use).
-
-    Write the forward in numpy, then hand its result here with a backward closure beside it::
-
-        def cube(x: Tensor) -> Tensor:
-            y = x.data ** 3
-            return make_node(y, "cube", (x,), lambda g: (3 * x.data**2 * g,))
-
-    The graph edge is recorded only when a gradient can flow (grad mode on and a parent requires
-    grad); the node gets the current scope, and ``role`` ``None`` until its producer sets one.
-
-    Args:
-        data: the forward result (an array; converted with ``np.asarray``).
-        op: the op's name, shown by tracing and drawing.
-        parents: the tensors the result was computed from, in argument order.
-        backward: ``backward(grad) -> tuple`` with one gradient per parent (``None`` for a parent
-            that gets none); each may have the shape of the result where broadcasting made it
-            larger than the parent's: the engine sums it back to the parent's shape.
-
-    Returns:
-        The new Tensor.
-
-    Raises:
-        GraphError: if a parent is not a Tensor or ``backward`` is not callable.
-    """
-    parents = tuple(parents)
-    for i, parent in enumerate(parents):
-        if not isinstance(parent, Tensor):
-            raise GraphError(f"make_node({op!r}): parent {i} is a {type(parent).__name__}, expected a Tensor")
-    if not callable(backward):
-        raise GraphError(f"make_node({op!r}): backward must be callable, got {type(backward).__name__}")
-    return _make(np.asarray(data), op, parents, backward)
-
-
-def _make(
-    data: np.ndarray, op: str, parents: tuple, backward: Callable, saves_inputs: bool = True, view_of=None
-) -> Tensor:
-    """Wrap an op's result; the graph edge is recorded only when a gradient can flow through it.
-
-    Args:
-        data: the result.
-        op: the op's name.
-        parents: the input tensors.
-        backward: ``backward(g)`` returning one gradient (or None) per parent.
-        saves_inputs: whether ``backward`` reads the parents' data. Then their versions are
-            recorded, and backward refuses to run if one was updated in place since (say False only
-            for ops such as add or reshape whose gradient does not depend on the inputs' values).
-        view_of: the parent whose memory ``data`` is a view of (transpose, reshape, basic slices): the
-            result then shares that parent's version counter, as PyTorch's views do, so an in-place
-            update of the base is seen by every graph that saved the view, and the other way round.
-    """
-    state = PER_THREAD.state
-    tracked = False
-    if state.grad_enabled:
-        for parent in parents:  # a plain loop: cheaper than any() over a generator for 1-2 parents
-            if parent.requires_grad:
-                tracked = True
-                break
-    out = _new_object(Tensor)  # skips __init__: the data is already an array of the right dtype
-    out.data = data
-    out._grad = None
-    out.scope = state.scope
-    out.name = None
-    out.role = None
-    out._retains_grad = False
-    out._hooks = None
-    out._seq = _next_seq()
-    out._vc = [0] if view_of is None else view_of._vc  # a view shares its base's version counter
-    out.op = op
-    if tracked:
-        out.requires_grad = True
-        out.parents = parents
-        out._backward = backward
-        if not saves_inputs:
-            out._saved_versions = None
-        elif len(parents) == 2:  # _versions(parents), inlined: this runs once per recorded op
-            out._saved_versions = (parents[0]._vc[0], parents[1]._vc[0])
-        else:
-            out._saved_versions = saved_versions(parents)
-    else:
-        out.requires_grad = False
-        out.parents = ()
-        out._backward = None
-        out._saved_versions = None
-    if state.node_hook is not None:
-        state.node_hook(out)
-    return out
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
