@@ -59,9 +59,10 @@ def test_op_level_drawing_has_one_cluster_per_step_and_one_fan_in_edge_per_use(n
     assert source.count("subgraph cluster_") == 5
     fan_in = _edges_from(source, "param/W_hh")
     assert len(fan_in) == 5
-    # Each fan-in edge is labelled with its step, its signed share and the norm of its contribution.
+    # Each fan-in edge is labelled with its step (numbered as the clusters: the step that writes h_t
+    # is t), its signed share and the norm of its contribution.
     for c in g.contributions("W_hh"):
-        assert any(f'label="t={c.step}: ' in e and f"(norm {dot._fmt(c.norm)})" in e for e in fan_in)
+        assert any(f'label="t={c.step + 1}: ' in e and f"(norm {dot._fmt(c.norm)})" in e for e in fan_in)
     assert f"‖grad‖ {float(np.linalg.norm(W.grad)):.3f} = Σ shares" in source
 
     root = _svg(drawing)
@@ -121,12 +122,12 @@ def test_heat_colours_and_widths_grow_with_the_gradient():
     source = viz.draw(g).source
     widths = {}
     for c in g.contributions("W_hh")[1:]:  # step 0 multiplies h_0 = 0: its contribution is exactly 0
-        line = next(e for e in _edges_from(source, "param/W_hh") if f"t={c.step}:" in e)
+        line = next(e for e in _edges_from(source, "param/W_hh") if f"t={c.step + 1}:" in e)
         widths[c.norm] = float(re.search(r"penwidth=([\d.]+)", line).group(1))
     norms = sorted(widths)
     assert [widths[n] for n in norms] == sorted(widths[n] for n in norms)
     assert widths[norms[-1]] > widths[norms[0]]
-    zero = next(e for e in _edges_from(source, "param/W_hh") if "t=0:" in e)
+    zero = next(e for e in _edges_from(source, "param/W_hh") if "t=1:" in e)
     assert "dotted" in zero  # an exactly-zero gradient is drawn as such, not as a faint colour
     assert dot.heat_colour(0.0) != dot.heat_colour(1.0)
 
@@ -184,16 +185,51 @@ def test_nodes_are_named_by_the_roles_their_producers_declared():
     assert "=<input<" not in source  # no unnamed inputs left: x_t and h_0 say what they are
 
 
-def test_parallel_edges_into_the_loss_merge_into_one_edge_with_count_and_summed_gradient():
+def test_parallel_edges_into_the_loss_merge_into_one_edge_with_count_and_gradient():
     graph = _roled_rnn(50, loss_every_step=True)
-    source = viz.draw(graph, detail="step", params=["W_hh"], title="merged").source
+    drawing = viz.draw(graph, detail="step", params=["W_hh"], title="merged")
+    source = drawing.source
     _golden("rnn50_merged.dot", source)
-    merged = re.findall(r'^\s*elided -> loss \[label="([^"]*)"', source, flags=re.M)
-    assert len(merged) == 1 and merged[0].startswith("h × 34, ‖Σ grad‖ ")
+    [merged] = [e for e in drawing.view.edges if (e.src, e.dst) == ("elided", "loss")]
     sent = [e for e in graph.edges if graph[e.dst].id in _loss_ids(graph) and 9 <= (graph[e.src].step or 0) <= 42]
     assert len({e.src for e in sent}) == 34 and len(sent) == 68  # h_t * h_t: two uses of each elided h_t
-    total = np.linalg.norm(np.sum([e.grad for e in sent], axis=0))
-    assert merged[0].endswith(dot._fmt(float(total)))
+    assert merged.count == 68
+    # h_9 ... h_42 are 34 different vectors: their gradients are not added up (a sum could cancel
+    # to 0) but taken together: each h_t's uses summed, the norm of all 34 of them.
+    per_state = [np.sum([e.grad for e in sent if e.src == src], axis=0) for src in {e.src for e in sent}]
+    together = float(np.sqrt(sum(np.sum(g * g) for g in per_state)))
+    assert merged.grad_norm == pytest.approx(together, rel=1e-12)
+    assert abs(together - np.linalg.norm(np.sum(per_state, axis=0))) > 0.1 * together
+    # The label is in the elided node, where the 34 edges start (see the test below for why).
+    assert re.search(r"^\s*elided -> loss \[label=", source, flags=re.M) is None
+    assert f"→ loss: h × 34, ‖grad‖ {dot._fmt(together)}" in drawing.view.node("elided").lines
+
+
+def test_a_merged_edge_from_the_elided_steps_is_labelled_at_the_elided_node_not_beside_a_kept_step(needs_dot):
+    # An LSTM over 50 steps with its loss on the last step, drawn as the CLI does: steps 9-42 are one
+    # node, and its 34 outputs h_t all go into the loss -- with exactly zero gradient (only h_50 is
+    # in the loss). That edge runs past the 8 kept steps; a label on it sits at its middle rank and
+    # was drawn beside step 47's node, as if it were that step's.
+    tg.manual_seed(0)
+    lstm = nn.LSTM(1, 2)
+    out, _ = lstm(tg.randn(50, 1, 1))
+    loss = 0.5 * (out[-1] * out[-1]).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    drawing = viz.draw(trace(loss, gradients=rec), params=["weight_hh_l0"])
+    assert drawing.detail == "cell"
+    [merged] = [e for e in drawing.view.edges if (e.src, e.dst) == ("elided", "loss")]
+    assert merged.count == 34 and merged.grad_norm == 0.0 and merged.style == "dotted"
+    root = _svg(drawing)
+    centres = {}
+    for g in _svg_groups(root, "node"):
+        xy = [(float(t.get("x")), float(t.get("y"))) for t in g.iter(f"{SVG}text")]
+        centres[g.find(f"{SVG}title").text] = (np.mean([x for x, _ in xy]), np.mean([y for _, y in xy]))
+    [label] = [t for t in root.iter(f"{SVG}text") if "h × 34" in "".join(t.itertext())]
+    x, y = float(label.get("x")), float(label.get("y"))
+    nearest = min(centres, key=lambda n: (centres[n][0] - x) ** 2 + (centres[n][1] - y) ** 2)
+    assert nearest == "elided", f"the merged edge's label is drawn beside {nearest}"
+    assert "‖grad‖ 0" in "".join(label.itertext())
 
 
 def _loss_ids(graph) -> set[str]:

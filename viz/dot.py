@@ -27,7 +27,9 @@ What you see
   thin grey. To compare figures, give them one scale (:func:`common_scale`; :func:`side_by_side`
   does it for its panels and draws one legend).
 * **Merged edges.** Parallel edges between the same two drawn nodes are one edge labelled with
-  the count and the norm of the summed gradient (``h × 9984, ‖Σ grad‖ 0.3``).
+  the count and the norm of the gradient sent back along them (``h × 16, ‖grad‖ 1.5``: each node's
+  uses summed, different nodes' gradients taken together, not added). Edges leaving the elided
+  steps say so in that node (``→ loss: h × 9984, ‖grad‖ 0``), not beside a step they run past.
 * **Cuts, clipping, anomalies.** A ``detach()`` between truncated-BPTT chunks is a dashed grey
   edge (no gradient crosses it); ``clip=(before, after)`` adds a note with the gradient norm
   before and after clipping; the first node holding a NaN/Inf is filled red.

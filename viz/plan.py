@@ -585,8 +585,7 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
         keys = keys_for(level, keep)
     elided = None
     if keep is not None and 2 * keep < len(steps):
-        # Numbered as the equations number them when the producer declared its states (t writes h_t).
-        written = {n.step: r.step for n in nodes if (r := _role_of(n)) and r.kind == "state" and n.step is not None}
+        written = _step_numbers(nodes)
         elided = (written.get(steps[keep], steps[keep]), written.get(steps[-keep - 1], steps[-keep - 1]))
         n_elided = sum(1 for k in keys.values() if k[0] == "elided")
         reason = f"more than {MAX_STEPS} steps" if len(steps) > MAX_STEPS else f"max_nodes={max_nodes}"
@@ -629,6 +628,15 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
     if level.collapsed:
         edges = _merge_roles(graph, edges)
     return level, groups, edges, notes, elided
+
+
+def _step_numbers(nodes: Sequence[Node]) -> dict[int, int]:
+    """``Scope.step -> t`` as the equations number steps, when the producer declared its states.
+
+    The step run inside ``scope(step=s)`` writes ``h_(s+1)``: it is drawn as step ``s + 1``, as its
+    nodes are named (``h_3``, ``W_hh·h_2``). Steps without a declared state keep their scope number.
+    """
+    return {n.step: r.step for n in nodes if (r := _role_of(n)) and r.kind == "state" and n.step is not None}
 
 
 def _is_fused(n: Node) -> bool:
@@ -676,12 +684,21 @@ def _merge_roles(graph: Graph, edges: dict) -> dict:
 
 
 def _sum_grads(edges: list[Edge]) -> np.ndarray | None:
-    grads = [e.grad for e in edges if e.grad is not None]
-    if not grads:
+    """The gradient sent back along merged edges: summed per source node, then all sources side by side.
+
+    The uses of one node add up (a shared weight's contributions sum to its ``.grad``), but the
+    gradients of different nodes (``h_9`` ... ``h_9992`` into the loss) are different quantities:
+    their sum could cancel to a misleading 0, so their norm is that of all of them together.
+    """
+    by_source: dict[str, np.ndarray] = {}
+    for e in edges:
+        if e.grad is not None:
+            by_source[e.src] = e.grad + by_source[e.src] if e.src in by_source else e.grad
+    if not by_source:
         return None
-    if all(g.shape == grads[0].shape for g in grads):
-        return np.sum(grads, axis=0)
-    return np.concatenate([np.ravel(g) for g in grads])  # different tensors: the norm of all of them
+    if len(by_source) == 1:
+        return next(iter(by_source.values()))
+    return np.concatenate([np.ravel(g) for g in by_source.values()])
 
 
 def _norm(g: np.ndarray | None) -> float | None:
@@ -779,6 +796,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     # Edges (forward direction), heat from the gradient sent back along each, in time order.
     roles = {nid: t.role for t in graph.state_tracks() for nid in t.nodes} if level.collapsed else {}
     position = {n.id: i for i, n in enumerate(graph.nodes)}
+    numbers = _step_numbers(graph.nodes)
 
     def time_order(item):
         dst = graph[item[1][0].dst]
@@ -809,7 +827,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             if src.id in shared:
                 edge.share = _share(edge_grads[key], src.grad)
                 total = src.grad_norm if src.size > 1 else float(np.ravel(src.grad)[0])
-                where = _use_name(graph, es) or _steps_text(edge.steps)
+                where = _use_name(graph, es) or _steps_text([numbers.get(t, t) for t in edge.steps])
                 edge.label = f"{where}{_signed(edge.share, _decimals(total))}"
                 if src.size > 1:  # for one number the share is the contribution itself
                     edge.label += f" (norm {fmt(norm)})"
@@ -820,9 +838,14 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             edge.label_colour = "#555555"
         sources = len({e.src for e in es})
         if sources > 1 and edge.kind == "data" and gs != gd:  # parallel edges merged into this one
-            grad = "" if norm is None else f", ‖Σ grad‖ {fmt(norm)}"
+            grad = "" if norm is None else f", ‖grad‖ {fmt(norm)}"
             edge.label = f"{_state_name(src, roles) or src.label} × {sources}{grad}"
             edge.label_colour = "#555555"
+            if groups[gs].kind == "elided":
+                # The edge runs past every step kept after the stretch: Graphviz puts a label at the
+                # edge's middle rank, beside step T-3, where it reads as that step's. Said in the node.
+                view.node(gs).lines.append(f"→ {view.node(gd).title}: {edge.label}")
+                edge.label, edge.label_colour = "", None
         if level.collapsed and src.kind == "param" and level.name != "scope":
             edge.constraint = False  # let the chain of steps, not the fan-in, decide the layout
             # Placed after the layout, beside the edge: labels in the path would push the fan of
@@ -836,7 +859,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             edge.kind = "back"
             edge.label = f"{role}_t → {role}_(t+1)\nunrolled × {n_steps} steps"
             if norm is not None:
-                edge.label += f"\n‖Σ grad‖ {fmt(norm)}"
+                edge.label += f"\n‖grad‖ {fmt(norm)}"
             edge.style = "bold"
         view.edges.append(edge)
 
