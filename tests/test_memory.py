@@ -1,7 +1,8 @@
 """Memory: graphs are freed after each backward, so a long training run holds memory flat.
 
 The graph of one step is kept alive only by the loss tensor (``parents``) and by each node's
-saved backward closure. Backward releases the closures; dropping the loss releases the nodes, by
+saved backward closure (ops whose gradient reads only the graph share one rule instead). Backward
+releases the closures; dropping the loss releases the nodes, by
 reference counting alone (no reference cycles, so no need to wait for the garbage collector).
 """
 
@@ -98,23 +99,29 @@ def test_the_measurement_would_see_a_leak():
 
 def test_backward_releases_saved_closures_even_while_the_loss_is_alive():
     x = Tensor(np.ones((3, 3)), requires_grad=True)
-    y = (x @ x).tanh()
+    y = (x @ x).tanh().log_softmax()  # log_softmax and sum save closures; matmul, tanh, mul use shared rules
     loss = (y * y).sum()
-    closures = [weakref.ref(n._backward) for n in tg.autograd.toposort(loss) if n.parents]
-    assert closures and all(r() is not None for r in closures)
+    nodes = [n for n in tg.autograd.toposort(loss) if n.parents]
+    closures = [weakref.ref(n._backward) for n in nodes if type(n._backward) is not tg.autograd.NodeRule]
+    assert len(closures) == 2 and all(r() is not None for r in closures)
     loss.backward()
     assert all(r() is None for r in closures)  # buffers the closures saved are gone too
+    # A rule saves nothing beyond the graph, but it is released all the same: a second backward refuses.
+    assert all(n._backward is tg.autograd.FREED for n in nodes)
     assert loss.parents and y.parents  # the structure stays, for tracing and drawing
 
 
 def test_retain_graph_keeps_closures_until_the_last_backward():
     x = Tensor(np.ones(3), requires_grad=True)
-    loss = (x.exp() * 2).sum()
-    closures = [weakref.ref(n._backward) for n in tg.autograd.toposort(loss) if n.parents]
+    loss = (x.exp() * 2).log_softmax().sum()
+    nodes = [n for n in tg.autograd.toposort(loss) if n.parents]
+    closures = [weakref.ref(n._backward) for n in nodes if type(n._backward) is not tg.autograd.NodeRule]
     loss.backward(retain_graph=True)
-    assert all(r() is not None for r in closures)
+    assert closures and all(r() is not None for r in closures)
+    assert not any(n._backward is tg.autograd.FREED for n in nodes)
     loss.backward()
     assert all(r() is None for r in closures)
+    assert all(n._backward is tg.autograd.FREED for n in nodes)
 
 
 def test_dropping_the_loss_frees_every_intermediate_node_without_the_garbage_collector():

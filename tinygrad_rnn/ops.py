@@ -3,7 +3,9 @@
 Each op is a function decorated with ``@register("name")``; :data:`OPS` maps names to functions,
 so ``grep '@register' ops.py`` lists them all. An op computes its result with numpy, then defines
 ``backward(g)``, which receives the gradient of the result and returns one gradient per parent (or
-``None`` for a parent that needs none). Gradients may keep a broadcast shape: the engine reduces
+``None`` for a parent that needs none). An op whose gradient reads only its inputs and its result
+passes a :class:`~tinygrad_rnn.autograd.NodeRule` instead, ``vjp(node, g)`` written beside the
+forward: one object per op, none per node. Gradients may keep a broadcast shape: the engine reduces
 them to each parent's shape in one place (``autograd.unbroadcast``). A basic-slice ``getitem``
 returns an ``autograd.SliceGrad`` (the slice and its gradient), which the engine adds into the
 parent's gradient buffer in place instead of receiving a zero-filled array per slice.
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import SliceGrad, unbroadcast
+from .autograd import NodeRule, SliceGrad, unbroadcast
 from .errors import ArgumentError, DTypeError, ShapeError
 from .tensor import _UNSET, Tensor, _axis_alias, _make, _wrap
 
@@ -80,47 +82,52 @@ def _binary(op: str, fn: Callable, a: Tensor, b: Tensor) -> np.ndarray:
 def add(a, b) -> Tensor:
     """a + b with broadcasting."""
     a, b = _pair("add", a, b)
+    return _make(_binary("add", np.add, a, b), "add", (a, b), _ADD, saves_inputs=False)
 
-    def backward(g):
-        return g, g
 
-    return _make(_binary("add", np.add, a, b), "add", (a, b), backward, saves_inputs=False)
+_ADD = NodeRule(lambda node, g: (g, g))
 
 
 @register("sub")
 def sub(a, b) -> Tensor:
     """a - b with broadcasting."""
     a, b = _pair("sub", a, b)
+    return _make(_binary("sub", np.subtract, a, b), "sub", (a, b), _SUB, saves_inputs=False)
 
-    def backward(g):
-        return g, -g
 
-    return _make(_binary("sub", np.subtract, a, b), "sub", (a, b), backward, saves_inputs=False)
+_SUB = NodeRule(lambda node, g: (g, -g))
 
 
 @register("mul")
 def mul(a, b) -> Tensor:
     """a * b elementwise with broadcasting."""
     a, b = _pair("mul", a, b)
+    return _make(_binary("mul", np.multiply, a, b), "mul", (a, b), _MUL)
 
-    def backward(g):
-        return (g * b.data if a.requires_grad else None), (g * a.data if b.requires_grad else None)
 
-    return _make(_binary("mul", np.multiply, a, b), "mul", (a, b), backward)
+def _mul_vjp(node, g):
+    a, b = node.parents
+    return (g * b.data if a.requires_grad else None), (g * a.data if b.requires_grad else None)
+
+
+_MUL = NodeRule(_mul_vjp)
 
 
 @register("div")
 def div(a, b) -> Tensor:
     """a / b elementwise with broadcasting."""
     a, b = _pair("div", a, b)
-    out = _binary("div", np.divide, a, b)
+    return _make(_binary("div", np.divide, a, b), "div", (a, b), _DIV)
 
-    def backward(g):
-        ga = g / b.data if a.requires_grad else None
-        gb = -g * out / b.data if b.requires_grad else None
-        return ga, gb
 
-    return _make(out, "div", (a, b), backward)
+def _div_vjp(node, g):
+    a, b = node.parents
+    ga = g / b.data if a.requires_grad else None
+    gb = -g * node.data / b.data if b.requires_grad else None  # d(a/b)/db = -(a/b) / b
+    return ga, gb
+
+
+_DIV = NodeRule(_div_vjp)
 
 
 @register("pow")
@@ -149,11 +156,10 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
 @register("neg")
 def neg(a: Tensor) -> Tensor:
     """-a."""
+    return _make(-a.data, "neg", (a,), _NEG, saves_inputs=False)
 
-    def backward(g):
-        return (-g,)
 
-    return _make(-a.data, "neg", (a,), backward, saves_inputs=False)
+_NEG = NodeRule(lambda node, g: (-g,))
 
 
 def _column_major(x: np.ndarray) -> bool:
@@ -166,10 +172,11 @@ def _column_major(x: np.ndarray) -> bool:
 def matmul(a, b) -> Tensor:
     """a @ b with numpy's rules: 1-D vectors, 2-D matrices, and batches broadcast over leading axes."""
     a, b = _pair("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
+    A, B = a.data, b.data
+    if A.ndim == 0 or B.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     try:
-        out = a.data @ b.data
+        out = A @ B
     except ValueError:
         which, size = ("only", b.shape[0]) if b.ndim == 1 else ("second-to-last", b.shape[-2])
         raise ShapeError(
@@ -177,99 +184,96 @@ def matmul(a, b) -> Tensor:
             f"({a.shape[-1]}) must equal the right's {which} dimension ({size}), and batch "
             f"dimensions must broadcast"
         ) from None
+    return _make(out, "matmul", (a, b), _MATMUL)
 
-    def backward(g):
-        A, B = a.data, b.data
-        ga = gb = None
-        # Fast paths for the shapes models use; each gradient is made in its operand's memory order
-        # (for ``x @ w.T`` the gradient of the transposed view comes out transposed, so ``w.grad``
-        # is row-major like ``w`` and the optimizer's update runs on contiguous memory).
-        if B.ndim == 2 and A.ndim == 1:  # vector @ matrix: h @ W.T
-            if a.requires_grad:
-                ga = B @ g
-            if b.requires_grad:
-                gb = np.outer(g, A).T if _column_major(B) else np.outer(A, g)
-            return ga, gb
-        if B.ndim == 2 and A.ndim == 2:  # matrices: layers, recurrent steps
-            if a.requires_grad:
-                ga = (B @ g.T).T if _column_major(A) else g @ B.T
-            if b.requires_grad:
-                gb = (g.T @ A).T if _column_major(B) else A.T @ g
-            return ga, gb
-        if B.ndim == 2:  # a stack of rows times one matrix (a Linear layer on (B, T, F)): as one matrix
-            g2 = g.reshape(-1, g.shape[-1])
-            if a.requires_grad:
-                ga = (g2 @ B.T).reshape(A.shape)
-            if b.requires_grad:
-                A2 = A.reshape(-1, A.shape[-1])
-                gb = (g2.T @ A2).T if _column_major(B) else A2.T @ g2
-            return ga, gb
-        if B.ndim == 1 and A.ndim == 2:  # matrix @ vector: W @ h, the commonest op of a hand-written RNN
-            if a.requires_grad:
-                ga = np.outer(B, g).T if _column_major(A) else np.outer(g, B)
-            if b.requires_grad:
-                gb = g @ A
-            return ga, gb
-        if B.ndim == 1 and A.ndim == 1:  # dot product: g is 0-d
-            return (g * B if a.requires_grad else None), (g * A if b.requires_grad else None)
-        # Batches: promote vectors to matrices so one formula serves every case, then undo the promotion.
-        A = A[None, :] if a.ndim == 1 else A
-        B = B[:, None] if b.ndim == 1 else B
-        if b.ndim == 1:
-            g = g[..., None]
-        if a.ndim == 1:
-            g = g[..., None, :]
+
+def _matmul_vjp(node, g):
+    a, b = node.parents
+    A, B = a.data, b.data
+    ga = gb = None
+    # Fast paths for the shapes models use; each gradient is made in its operand's memory order
+    # (for ``x @ w.T`` the gradient of the transposed view comes out transposed, so ``w.grad``
+    # is row-major like ``w`` and the optimizer's update runs on contiguous memory).
+    if B.ndim == 2 and A.ndim == 1:  # vector @ matrix: h @ W.T
         if a.requires_grad:
-            ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
+            ga = B @ g
         if b.requires_grad:
-            gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape)
+            gb = np.outer(g, A).T if _column_major(B) else np.outer(A, g)
         return ga, gb
+    if B.ndim == 2 and A.ndim == 2:  # matrices: layers, recurrent steps
+        if a.requires_grad:
+            ga = (B @ g.T).T if _column_major(A) else g @ B.T
+        if b.requires_grad:
+            gb = (g.T @ A).T if _column_major(B) else A.T @ g
+        return ga, gb
+    if B.ndim == 2:  # a stack of rows times one matrix (a Linear layer on (B, T, F)): as one matrix
+        g2 = g.reshape(-1, g.shape[-1])
+        if a.requires_grad:
+            ga = (g2 @ B.T).reshape(A.shape)
+        if b.requires_grad:
+            A2 = A.reshape(-1, A.shape[-1])
+            gb = (g2.T @ A2).T if _column_major(B) else A2.T @ g2
+        return ga, gb
+    if B.ndim == 1 and A.ndim == 2:  # matrix @ vector: W @ h, the commonest op of a hand-written RNN
+        if a.requires_grad:
+            ga = np.outer(B, g).T if _column_major(A) else np.outer(g, B)
+        if b.requires_grad:
+            gb = g @ A
+        return ga, gb
+    if B.ndim == 1 and A.ndim == 1:  # dot product: g is 0-d
+        return (g * B if a.requires_grad else None), (g * A if b.requires_grad else None)
+    # Batches: promote vectors to matrices so one formula serves every case, then undo the promotion.
+    A = A[None, :] if a.ndim == 1 else A
+    B = B[:, None] if b.ndim == 1 else B
+    if b.ndim == 1:
+        g = g[..., None]
+    if a.ndim == 1:
+        g = g[..., None, :]
+    if a.requires_grad:
+        ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
+    if b.requires_grad:
+        gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape)
+    return ga, gb
 
-    return _make(out, "matmul", (a, b), backward)
+
+_MATMUL = NodeRule(_matmul_vjp)
 
 
 # --------------------------------------------------------------------------------- elementwise
 @register("exp")
 def exp(a: Tensor) -> Tensor:
     """e ** a."""
-    out = np.exp(a.data)
+    return _make(np.exp(a.data), "exp", (a,), _EXP, saves_inputs=False)
 
-    def backward(g):
-        return (g * out,)
 
-    return _make(out, "exp", (a,), backward, saves_inputs=False)
+_EXP = NodeRule(lambda node, g: (g * node.data,))  # d e**a / da = e**a, the result itself
 
 
 @register("log")
 def log(a: Tensor) -> Tensor:
     """Natural logarithm (defined for a > 0)."""
+    return _make(np.log(a.data), "log", (a,), _LOG)
 
-    def backward(g):
-        return (g / a.data,)
 
-    return _make(np.log(a.data), "log", (a,), backward)
+_LOG = NodeRule(lambda node, g: (g / node.parents[0].data,))
 
 
 @register("sqrt")
 def sqrt(a: Tensor) -> Tensor:
     """Square root (defined for a >= 0; differentiable for a > 0)."""
-    out = np.sqrt(a.data)
+    return _make(np.sqrt(a.data), "sqrt", (a,), _SQRT, saves_inputs=False)
 
-    def backward(g):
-        return (g * 0.5 / out,)
 
-    return _make(out, "sqrt", (a,), backward, saves_inputs=False)
+_SQRT = NodeRule(lambda node, g: (g * 0.5 / node.data,))
 
 
 @register("tanh")
 def tanh(a: Tensor) -> Tensor:
     """Hyperbolic tangent; tanh'(x) = 1 - tanh(x)**2, the factor that shrinks RNN gradients."""
-    out = np.tanh(a.data)
+    return _make(np.tanh(a.data), "tanh", (a,), _TANH, saves_inputs=False)
 
-    def backward(g):
-        return (g * (1 - out * out),)
 
-    return _make(out, "tanh", (a,), backward, saves_inputs=False)
+_TANH = NodeRule(lambda node, g: (g * (1 - node.data * node.data),))
 
 
 _EXP_LIMIT: dict = {}  # per dtype: the most negative x for which e**-x is still finite (with margin)
@@ -299,12 +303,10 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
 @register("sigmoid")
 def sigmoid(a: Tensor) -> Tensor:
     """Logistic function; sigmoid'(x) = s (1 - s)."""
-    out = _stable_sigmoid(a.data)
+    return _make(_stable_sigmoid(a.data), "sigmoid", (a,), _SIGMOID, saves_inputs=False)
 
-    def backward(g):
-        return (g * out * (1 - out),)
 
-    return _make(out, "sigmoid", (a,), backward, saves_inputs=False)
+_SIGMOID = NodeRule(lambda node, g: (g * node.data * (1 - node.data),))
 
 
 @register("softplus")
