@@ -300,31 +300,134 @@ def test_truncated_bptt_cut_is_dashed_and_clipping_is_annotated():
     assert "‖grad‖ 3.5 → 1" in source and "shape=note" in source
 
 
-def test_twelve_op_level_steps_with_tbptt_cuts_render_as_rows_in_time_order(needs_dot):
-    # Truncated BPTT through nn.RNNCell, as in the remedies tutorial: three chunks of four steps.
+def _remedies_tbptt(hidden: int = 3, steps: int = 12, every: int = 4):
+    """Truncated BPTT through nn.RNNCell as in the remedies tutorial: chunks of ``every`` steps, the
+    last chunk's loss backpropagated; returns the graph of every chunk traced together."""
     tg.manual_seed(0)
-    cell = nn.RNNCell(1, 3)
-    x = tg.randn(12, 1, 1)
+    cell = nn.RNNCell(1, hidden)
+    x = tg.randn(steps, 1, 1)
     h, ends = None, []
-    for t in range(12):
-        if t % 4 == 0 and h is not None:
+    for t in range(steps):
+        if t % every == 0 and h is not None:
             ends.append(h)
             h = nn.utils.detach_state(h)
         with tg.scope("rnn", step=t):
             h = cell(x[t], h)
     with record_gradients() as rec:
         h.sum().backward()
-    drawing = viz.draw(trace([*ends, h.sum()], gradients=rec), detail="op")
-    assert drawing.detail == "op" and drawing.source.count("detach(): cut") == 2
+    return trace([*ends, h.sum()], gradients=rec)
+
+
+def test_twelve_op_level_steps_with_tbptt_cuts_render_as_rows_in_time_order_inside_chunk_bands(needs_dot):
+    drawing = viz.draw(_remedies_tbptt(), detail="op")
+    assert drawing.detail == "op" and drawing.view.rows
+    # Each cut ends its row in a marker (an edge back to the next row would loop around the drawing).
+    assert drawing.source.count("✂ detach()") == 2
+    cuts = [e for e in drawing.view.edges if e.kind == "cut"]
+    assert len(cuts) == 2 and all(e.style == "dashed" and e.colour == CUT for e in cuts)
     root = _svg(drawing)  # used to take Graphviz about 10 s (a staircase of steps); now well under 1 s
-    rows = []
+    rows, bands = [], []
     for cluster in _svg_groups(root, "cluster"):
         text = next(t for t in cluster.iter(f"{SVG}text"))
-        rows.append((float(text.get("y")), int("".join(text.itertext()).rsplit("= ", 1)[1])))
+        label = "".join(text.itertext())
+        if label.startswith("chunk"):
+            bands.append(label)
+        else:  # the x[t] slice in scope "rnn" and the cell in "rnn.RNNCell": one box per step
+            rows.append((float(text.get("y")), int(label.rsplit("= ", 1)[1])))
+    assert bands == ["chunk 1: steps 1–4", "chunk 2: steps 5–8", "chunk 3: steps 9–12"]
     assert len(rows) == 12
     assert [step for _, step in sorted(rows)] == sorted(step for _, step in rows)  # time runs down the page
     width, height = (float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
     assert width < height  # one step wide: a staircase of twelve steps was 2.4 times wider than tall
+
+
+def test_rows_hand_the_state_on_through_connectors_and_draw_its_path_straight(needs_dot):
+    drawing = viz.draw(_roled_rnn(5), detail="op", rows=True, params=["W_hh"])
+    view = drawing.view
+    where = {n.id: n.cluster for n in view.nodes}
+    steps = {c.id for c in view.clusters if c.step is not None}
+    # No edge runs from one row to another (Graphviz routed those around the whole drawing):
+    # the state enters each later row through a box "h_1 ↑ from t = 1" and leaves through "↓ to t = 2".
+    assert not [
+        e for e in view.edges if where[e.src] in steps and where[e.dst] in steps and where[e.src] != where[e.dst]
+    ]
+    carried = [n for n in view.nodes if n.kind == "carried"]
+    assert [(n.title, n.lines) for n in carried] == [(f"h_{t}", [f"↑ from t = {t}"]) for t in range(1, 5)]
+    assert [n.title for n in view.nodes if n.kind == "handoff"] == [f"↓ to t = {t}" for t in range(2, 6)]
+    assert view.node("main/const#0").cluster == view.clusters[0].id  # h_0 starts the first row, as h_1 the second
+    # In every row the state's path (h_(t-1) -> W_hh·h -> a_t -> h_t) lies on one horizontal line.
+    centre = {}
+    for g in _svg_groups(_svg(drawing), "node"):
+        title = next(g.iter(f"{SVG}title")).text
+        ellipse_or_path = [float(t.get("y")) for t in g.iter(f"{SVG}text")]
+        centre[title] = sum(ellipse_or_path) / len(ellipse_or_path)
+    lines = {}
+    for n in view.nodes:
+        if n.layout_group == "state h":
+            lines.setdefault(n.cluster, []).append(centre[n.id])
+    assert len(lines) == 5
+    for cluster, ys in lines.items():
+        assert len(ys) >= 3 and max(ys) - min(ys) < 1.0, (cluster, ys)
+
+
+def test_truncated_chunks_are_bands_with_the_cut_between_them_golden(needs_dot):
+    drawing = viz.draw(_remedies_tbptt(), detail="cell", params=["weight_hh"], title="truncated BPTT, k = 4")
+    _golden("tbptt_bands.dot", drawing.source)
+    view = drawing.view
+    bands = [c for c in view.clusters if c.id.startswith("chunk")]
+    assert [b.label for b in bands] == ["chunk 1: steps 1–4", "chunk 2: steps 5–8", "chunk 3: steps 9–12"]
+    assert all(b.border == CUT for b in bands)
+    for band, steps in zip(bands, ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11))):
+        inside = [view.node(i) for i in band.nodes]
+        cells = sorted(n.title for n in inside if n.title.startswith("rnn.RNNCell"))
+        assert cells == sorted(f"rnn.RNNCell · t = {s + 1}" for s in steps)
+    # The detached copies h_4 and h_8 open chunks 2 and 3; each cut runs from the band before, in
+    # the strong colour, labelled, and orders the bands in time (they stack down the page).
+    where = {n.id: n.cluster for n in view.nodes}
+    cuts = [e for e in view.edges if e.kind == "cut"]
+    assert [(where[e.src], where[e.dst]) for e in cuts] == [("chunk1", "chunk2"), ("chunk2", "chunk3")]
+    assert all(e.colour == CUT and "no gradient crosses" in e.label and e.constraint for e in cuts)
+    root = _svg(drawing)
+    tops = {}
+    for cluster in _svg_groups(root, "cluster"):
+        label = "".join(next(cluster.iter(f"{SVG}text")).itertext())
+        tops[label] = float(next(cluster.iter(f"{SVG}text")).get("y"))
+    assert tops["chunk 1: steps 1–4"] < tops["chunk 2: steps 5–8"] < tops["chunk 3: steps 9–12"]
+    width = float(root.get("width").removesuffix("pt")) * 96 / 72
+    assert width <= 1600  # README width (it was 4,616 px: all twelve steps and five fans side by side)
+
+
+def test_no_bands_without_a_cut():
+    view = viz.draw(_hand_rnn(5)[1], detail="cell").view
+    assert not [c for c in view.clusters if c.id.startswith("chunk")]
+
+
+def _bidirectional_graph(steps: int = 3):
+    tg.manual_seed(0)
+    out, _ = nn.RNN(2, 3, bidirectional=True)(tg.randn(steps, 1, 2))
+    loss = (out * out).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    return trace(loss, gradients=rec)
+
+
+def test_bidirectional_steps_get_one_box_per_direction():
+    graph = _bidirectional_graph(3)
+    view = viz.draw(graph, detail="step").view
+    steps = {n.title: n for n in view.nodes if n.kind == "step"}
+    assert sorted(steps) == sorted(f"t = {t} {arrow}" for t in (1, 2, 3) for arrow in "→←")
+    for title, node in steps.items():  # each box holds one direction's computation only
+        reverse = {graph[m].path.endswith("_reverse") for m in node.members}
+        assert reverse == {title.endswith("←")}
+    # The state flows step to step within each direction, never across.
+    by_id = {n.id: n.title for n in view.nodes}
+    chained = [(by_id[e.src], by_id[e.dst]) for e in view.edges if e.src in by_id and by_id[e.src] in steps]
+    assert ("t = 1 →", "t = 2 →") in chained and ("t = 1 ←", "t = 2 ←") in chained
+    assert all(a[-1] == b[-1] for a, b in chained if b in steps)
+    op_boxes = [c.label for c in viz.draw(graph, detail="op").view.clusters]
+    assert op_boxes == [f"RNN.l0{s} · t = {t} {a}" for t in (1, 2, 3) for s, a in (("", "→"), ("_reverse", "←"))]
+    one_way = viz.draw(_hand_rnn(3)[1], detail="step").view
+    assert sorted(n.title for n in one_way.nodes if n.kind == "step") == ["t = 1", "t = 2", "t = 3"]
 
 
 def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_below():

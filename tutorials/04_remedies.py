@@ -289,9 +289,13 @@ lesson.claim(
 )
 
 # %%
-# The cut in the graph: 12 steps in chunks of 4, drawn at cell level; dashed edges are the cuts.
+# The cut in the graph: 12 steps in chunks of 4, drawn at cell level. Each chunk is a band; the
+# dashed magenta edge between two bands is the cut. Only the last chunk's loss is backpropagated
+# here, so only its band carries gradient colour: nothing crosses a cut back into the chunk before.
+from tinygrad_rnn.graph import record_gradients
+
 cell = nn.RNNCell(1, H)
-x = Tensor(rng.normal(0, 1, (12, 1, 1)), requires_grad=True)  # 12 steps, batch 1, 1 feature
+x = Tensor(rng.normal(0, 1, (12, 1, 1)))  # 12 steps, batch 1, 1 feature
 h = None
 chunk_ends = []
 for t in range(12):
@@ -301,9 +305,15 @@ for t in range(12):
     with tg.scope("rnn", step=t):
         h = cell(x[t], h)
 last_loss = h.sum()
-last_loss.backward()
+with record_gradients() as record:
+    last_loss.backward()
 lesson.draw(
-    [*chunk_ends, last_loss], "truncated_bptt", title="truncated BPTT, k = 4: dashed edges are the cuts", detail="cell"
+    [*chunk_ends, last_loss],
+    "truncated_bptt",
+    title="truncated BPTT, k = 4: three chunks, the last one's loss backpropagated",
+    detail="cell",
+    params=["weight_hh"],
+    gradients=record,
 )
 
 # %% [markdown]

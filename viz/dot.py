@@ -30,9 +30,13 @@ What you see
   the count and the norm of the gradient sent back along them (``h × 16, ‖grad‖ 1.5``: each node's
   uses summed, different nodes' gradients taken together, not added). Edges leaving the elided
   steps say so in that node (``→ loss: h × 9984, ‖grad‖ 0``), not beside a step they run past.
-* **Cuts, clipping, anomalies.** A ``detach()`` between truncated-BPTT chunks is a dashed grey
-  edge (no gradient crosses it); ``clip=(before, after)`` adds a note with the gradient norm
-  before and after clipping; the first node holding a NaN/Inf is filled red.
+* **Cuts, clipping, anomalies.** Truncated-BPTT chunks are drawn as bands (``chunk 2: steps
+  5–8``), and the ``detach()`` between two chunks is a dashed magenta edge labelled "no gradient
+  crosses" (in rows, a ``✂ detach()`` marker ends the chunk's last row); ``clip=(before, after)``
+  adds a note with the gradient norm before and after clipping; the first node holding a NaN/Inf
+  is filled red.
+* **Bidirectional layers.** The forward and the reverse pass of a step are drawn apart: ``t = 3 →``
+  and ``t = 3 ←`` (the reverse pass's step 3 reads the third input from the end).
 
 Levels of detail and automatic collapse
 ---------------------------------------
@@ -54,8 +58,9 @@ Every collapse is stated in the drawing's title and in :attr:`Drawing.notes`. Pa
 At op level the steps of an unrolled graph read left to right, each step's state flowing into
 the next. Past :data:`ROW_STEPS` = 4 steps, or :data:`ROW_NODES` = 80 nodes inside steps, that
 gets too wide (for a README, and slow for Graphviz), so each step becomes a row instead, in time order top to
-bottom (left to right with ``rankdir="TB"``), and the state handed to the next step is an edge from
-the end of one row to the next row.
+bottom (left to right with ``rankdir="TB"``). Every row reads the same way: the state it receives
+(``h_0``, or ``h_2 ↑ from t = 2``) on the left, the inputs ``x_t`` above it, the state's path to
+``h_t`` on one straight line, and ``↓ to t = 4`` at the end where the state goes on to the next row.
 
 Node ids in the DOT source are the graph's stable ids (scope + creation order), so the same
 program gives byte-identical DOT text.
@@ -387,13 +392,30 @@ def to_dot(view: View, dg: graphviz.Digraph | None = None, prefix: str = "") -> 
     safe = prefix.replace(":", "_")
     pid = (lambda i: safe + i) if prefix else (lambda i: i)
     by_id = {n.id: n for n in view.nodes}
+    inside: dict[str | None, list] = {}
     for cluster in view.clusters:
-        with dg.subgraph(name=f"cluster_{safe}{cluster.id}") as sub:
+        inside.setdefault(cluster.parent, []).append(cluster)
+
+    def emit_cluster(parent, cluster) -> None:
+        with parent.subgraph(name=f"cluster_{safe}{cluster.id}") as sub:
             sub.attr(
-                label=cluster.label, style="rounded,filled", fillcolor=cluster.fill, color="#8a8fa3", fontsize="12"
+                label=cluster.label,
+                style="rounded,filled",
+                fillcolor=cluster.fill,
+                color=cluster.border or "#8a8fa3",
+                fontsize="12",
             )
+            if cluster.border:  # a chunk's band: outline and heading in the cut's colour
+                sub.attr(fontcolor=cluster.border, penwidth="2")
+            elif cluster.parent:  # inside a band: its own colours, not the band's
+                sub.attr(fontcolor="black", penwidth="1")
             for node_id in cluster.nodes:
                 _emit_node(sub, pid(node_id), by_id[node_id])
+            for child in inside.get(cluster.id, []):
+                emit_cluster(sub, child)
+
+    for cluster in inside.get(None, []):
+        emit_cluster(dg, cluster)
     for node in view.nodes:
         if node.cluster is None and node.kind != "note":
             _emit_node(dg, pid(node.id), node)

@@ -95,6 +95,18 @@ def _scope_key(n: Node) -> tuple[str, str] | None:
     return None
 
 
+def _is_reverse(path: str) -> bool:
+    """True inside a bidirectional layer's reverse pass: ``nn.RNN`` and its kin declare it by running
+    that pass in scope ``l{k}_reverse`` (PyTorch's parameter suffix), documented in :mod:`tinygrad_rnn.nn.rnn`."""
+    return any(part.endswith("_reverse") for part in path.split("."))
+
+
+def _step_key(n: Node) -> tuple[str, str]:
+    # One node per time step and direction: a bidirectional layer's forward step t and reverse step t
+    # are different computations (the reverse one reads x_(T+1-t)), drawn apart.
+    return f"step/t{n.step}" + ("_reverse" if _is_reverse(n.path) else ""), "step"
+
+
 def _neuron_key(n: Node) -> tuple[str, str] | None:
     # The scalar engine's cells (tinygrad_rnn.nn.scalar_rnn) compute each neuron of each step in a
     # scope of its own ("h[0]", "f[1]"): one drawn node per neuron per step, boxed by step.
@@ -108,7 +120,7 @@ LEVELS: dict[str, Level] = {
     for level in (
         Level("op", "op", lambda n: None, "LR", clusters=True, collapsed=False),
         Level("cell", "layer and time step", _in_step(lambda n: (f"cell/{n.path}@t{n.step}", "cell")), "TB"),
-        Level("step", "time step", _in_step(lambda n: (f"step/t{n.step}", "step")), "TB"),
+        Level("step", "time step", _in_step(_step_key), "TB"),
         Level("rolled", "recurrent layer", _in_step(lambda n: (f"rolled/{n.path}", "roll")), "LR"),
         Level("scope", "module scope", _scope_key, "LR"),
         Level("neuron", "neuron and time step", _neuron_key, "LR", clusters=True),
@@ -302,7 +314,9 @@ class ViewNode:
         id: stable id, unique within the view (the graph node's id, or a group id such as
             ``"cell/RNN.l0@t3"``, ``"elided"``, ``"note/clipping"``).
         kind: ``"op"``, ``"param"``, ``"const"`` (one graph node); ``"cell"``, ``"step"``, ``"roll"``,
-            ``"scope"``, ``"elided"`` (a group); ``"note"`` (an annotation such as clipping).
+            ``"scope"``, ``"elided"`` (a group); ``"note"`` (an annotation such as clipping); in
+            rows, ``"carried"`` (a state entering its row from an earlier one), ``"handoff"`` (where
+            a row hands its state on) and ``"cut"`` (a ``detach()`` ending a chunk's last row).
         title: the first line: the equation name (``f_3``, ``h_0``) when the producer declared a
             role, else the parameter name, the op, ``input``/``const``, or the group's heading.
         lines: further lines, plain text: shape, value summary, gradient, use count.
@@ -353,8 +367,9 @@ class ViewEdge:
         dst: id of the :class:`ViewNode` it ends at.
         kind: ``"data"`` (a value used by an op), ``"param"`` (a use of a parameter), ``"back"``
             (a rolled layer's state handed to the next step), ``"cut"`` (a ``detach()`` between
-            truncated-BPTT chunks, no gradient), ``"note"`` (to an annotation) or ``"order"``
-            (invisible, keeps the steps in order).
+            truncated-BPTT chunks, no gradient), ``"note"`` (to an annotation), ``"order"``
+            (invisible, keeps the steps in order) or ``"carry"`` (in rows, from a state to the
+            ``"handoff"`` marker at the end of its row; no members).
         members: the graph edges merged into it, as ``(src id, dst id, argument index)``.
         count: ``len(members)``: more than one when parallel edges were merged.
         steps: the time steps of the uses it stands for (parameter edges), ascending.
@@ -393,15 +408,18 @@ class ViewEdge:
 
 @dataclass
 class ViewCluster:
-    """A box around the nodes of one (layer, time step) at op level, or of one layer's scopes.
+    """A box around the nodes of one (layer, time step) at op level, of one layer's scopes, or of one
+    truncated-BPTT chunk (a band around its steps).
 
     Attributes:
-        id: stable id, e.g. ``"0"`` (clusters are numbered in time order).
-        label: the text on the box, ``"t = 3"`` or ``"RNN.l1 · t = 3"``.
+        id: stable id, e.g. ``"0"`` (clusters are numbered in time order) or ``"chunk1"``.
+        label: the text on the box, ``"t = 3"``, ``"RNN.l1 · t = 3"`` or ``"chunk 1: steps 1–4"``.
         path: module path of the layer.
-        step: the time step (``None`` for a layer's column of neurons at scope level).
+        step: the time step (``None`` for a layer's column of neurons and for a chunk).
         fill: background colour (alternating between steps).
         nodes: ids of the :class:`ViewNode` drawn inside, in order.
+        parent: id of the cluster it is drawn inside (a step inside its chunk), or ``None``.
+        border: colour of the box's outline, or ``None`` for the default.
     """
 
     id: str
@@ -410,6 +428,8 @@ class ViewCluster:
     step: int | None
     fill: str
     nodes: list[str] = field(default_factory=list)
+    parent: str | None = None
+    border: str | None = None
 
 
 @dataclass
@@ -742,12 +762,14 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     marked = _highlighted(graph, options.highlight, options.anomaly)
     shared = {n.id for n in graph.parameters() if len(graph.out_edges(n)) > 1}
     multi_path = len({n.path for n in graph.nodes if n.step is not None}) > 1
+    both_ways = any(_is_reverse(n.path) for n in graph.nodes if n.step is not None)
 
     # Nodes, grouped into one cluster per (path, step) at op level, clusters in time order.
     by_cluster: dict[tuple[str, int], list[_Group]] = {}
     loose: list[_Group] = []
+    outer = _outermost_scopes(groups.values())
     for g in groups.values():
-        (by_cluster.setdefault(g.cluster, []) if g.cluster is not None else loose).append(g)
+        (by_cluster.setdefault(outer[g.cluster], []) if g.cluster is not None else loose).append(g)
     in_steps = sum(len(gs) for gs in by_cluster.values())
     view.rows = len({step for _, step in by_cluster}) > ROW_STEPS or in_steps > ROW_NODES
     if options.rows is not None and by_cluster:
@@ -755,7 +777,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     for i, ((path, step), members) in enumerate(sorted(by_cluster.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
         # Named like the equations when the producer declared its states: the step that writes h_3 is t = 3.
         t = next((r.step for g in members for n in g.members if (r := _role_of(n)) and r.kind == "state"), step)
-        label = f"{path} · t = {t}" if multi_path and path else f"t = {t}"
+        label = (f"{path} · t = {t}" if multi_path and path else f"t = {t}") + _arrow(path, both_ways)
         if elided is not None and all(g.kind == "elided" for g in members):
             label = f"t = {elided[0]} … {elided[1]}"
         cluster = ViewCluster(
@@ -767,7 +789,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
         )
         view.clusters.append(cluster)
         for group in members:
-            node = _view_node(group, graph, values, marked, shared)
+            node = _view_node(group, graph, values, marked, shared, both_ways)
             node.cluster = cluster.id
             cluster.nodes.append(node.id)
             view.nodes.append(node)
@@ -784,14 +806,14 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
         cluster = ViewCluster(id=f"layer_{len(view.clusters)}", label=parent, path=parent, step=None, fill="#f7f7f7")
         view.clusters.append(cluster)
         for group in members:
-            node = _view_node(group, graph, values, marked, shared)
+            node = _view_node(group, graph, values, marked, shared, both_ways)
             node.cluster = cluster.id
             cluster.nodes.append(node.id)
             view.nodes.append(node)
     in_column = {id(g) for members in columns.values() if len(members) > 1 for g in members}
     for group in loose:
         if id(group) not in in_column:
-            view.nodes.append(_view_node(group, graph, values, marked, shared))
+            view.nodes.append(_view_node(group, graph, values, marked, shared, both_ways))
 
     # Edges (forward direction), heat from the gradient sent back along each, in time order.
     roles = {nid: t.role for t in graph.state_tracks() for nid in t.nodes} if level.collapsed else {}
@@ -866,25 +888,33 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     if level.name == "op" and not view.rows:
         view.edges.extend(_order_steps(by_cluster, grouped_edges, graph))
 
-    # Truncated-BPTT cuts: the detached copy gets no gradient from its source.
     groups_of = {n.id: g.gid for g in groups.values() for n in g.members}
-    for source_id, leaf_id in links:
-        if source_id in groups_of and leaf_id in groups_of:
-            view.edges.append(
-                ViewEdge(
-                    groups_of[source_id],
-                    groups_of[leaf_id],
-                    kind="cut",
-                    members=[],
-                    count=0,
-                    label="detach(): cut,\nno gradient crosses",
-                    style="dashed",
-                    colour=CUT,
-                    width=2.5,
-                    label_colour=CUT,
-                    constraint=False,
-                )
-            )
+    cuts = [(groups_of[s], groups_of[leaf]) for s, leaf in links if s in groups_of and leaf in groups_of]
+    if view.rows:
+        _feed_rows(view)
+        _carry_between_rows(view)
+        _straighten_rows(view, graph)
+    bands = _chunk_bands(view, graph, cuts)
+    # Truncated-BPTT cuts: the detached copy gets no gradient from its source.
+    for source, leaf in cuts:
+        cut = ViewEdge(
+            source,
+            leaf,
+            kind="cut",
+            members=[],
+            count=0,
+            label="detach(): cut,\nno gradient crosses",
+            style="dashed",
+            colour=CUT,
+            width=2.5,
+            label_colour=CUT,
+            # Between chunk bands the cut orders them in time; without bands it must not pull the
+            # chunks into one long chain.
+            constraint=bands and not view.rows,
+        )
+        if view.rows:
+            _cut_marker(view, cut)
+        view.edges.append(cut)
 
     if options.clip is not None:
         before, after = options.clip
@@ -913,10 +943,248 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
                     )
                 )
 
-    cuts = bool(links)
     if options.legend and (scale is not None or view.notes or marked or cuts):
-        view.legend = _legend(scale, bool(shared), cuts, bool(marked))
+        view.legend = _legend(scale, bool(shared), bool(cuts), bool(marked))
     return view
+
+
+def _feed_rows(view: View) -> None:
+    """Rows: an input drawn outside the steps that feeds one row only (the initial state ``h_0``, a
+    truncated chunk's detached state) is drawn at the start of that row, where its state enters."""
+    clusters = {c.id: c for c in view.clusters}
+    nodes = {n.id: n for n in view.nodes}
+    into: dict[str, set[str | None]] = {}
+    for e in view.edges:
+        if e.kind == "data" and e.src in nodes and e.dst in nodes:
+            into.setdefault(e.src, set()).add(nodes[e.dst].cluster)
+    for n in view.nodes:
+        where = into.get(n.id, set())
+        if n.cluster is None and n.kind == "const" and len(where) == 1 and None not in where:
+            n.cluster = where.pop()
+            clusters[n.cluster].nodes.insert(0, n.id)
+
+
+def _carry_between_rows(view: View) -> None:
+    """Rows: a state handed from one row to a later one enters that row through a connector.
+
+    Graphviz routes an edge from the end of one row back to the start of the next around the whole
+    drawing (it does not constrain the ranks, so it cannot run between the rows). Instead the row
+    that uses ``h_2`` starts with a dashed box ``h_2 ↑ from t = 2``, exactly where ``h_0`` starts the
+    first row, and the edge from it carries the real edge's gradient, colour and members; the row
+    that writes ``h_2`` ends in a plain ``↓ to t = 3`` (an edge of kind ``"carry"``, no members).
+    Every row reads left to right from the state it receives to the state it hands on.
+    """
+    nodes = {n.id: n for n in view.nodes}
+    clusters = {c.id: c for c in view.clusters}
+    made: dict[tuple[str, str], ViewNode] = {}
+    for edge in view.edges:
+        src, dst = nodes.get(edge.src), nodes.get(edge.dst)
+        if edge.kind != "data" or src is None or dst is None:
+            continue
+        if src.cluster is None or dst.cluster is None or src.cluster == dst.cluster:
+            continue
+        proxy = made.get((src.id, dst.cluster))
+        if proxy is None:
+            proxy = made[src.id, dst.cluster] = ViewNode(
+                f"carried/{src.id}>{dst.cluster}",
+                "carried",
+                src.title,
+                [f"↑ from {clusters[src.cluster].label}"],
+                cluster=dst.cluster,
+                step=src.step,
+                path=src.path,
+                role=src.role,
+                fill="#ffffff",
+                border="#555555",
+                style="filled,rounded,dashed",
+                layout_group=src.layout_group,
+            )
+            clusters[dst.cluster].nodes.insert(0, proxy.id)
+            view.nodes.append(proxy)
+            handoff = ViewNode(
+                f"handoff/{src.id}>{dst.cluster}",
+                "handoff",
+                f"↓ to {clusters[dst.cluster].label}",
+                cluster=src.cluster,
+                shape="plaintext",
+                style="",
+            )
+            clusters[src.cluster].nodes.append(handoff.id)
+            view.nodes.append(handoff)
+            carry = ViewEdge(src.id, handoff.id, kind="carry", count=0, colour=edge.colour, width=edge.width)
+            carry.style = edge.style
+            view.edges.append(carry)
+        edge.src = proxy.id
+        edge.constraint = True
+    # The loss (outside the steps) sits at the end of the last row, beside the state it reads last;
+    # the outputs of earlier rows reach it without pulling it up between the rows.
+    last_row = [c.id for c in view.clusters if c.step is not None][-1:]
+    for edge in view.edges:
+        src, dst = nodes.get(edge.src), nodes.get(edge.dst)
+        if src is not None and dst is not None and dst.cluster is None and src.cluster not in (None, *last_row):
+            edge.constraint = False
+
+
+def _state_role(view_node: ViewNode, graph: Graph, nodes: dict[str, ViewNode]):
+    """The declared role of the state a drawn node holds or carries into its row, else ``None``."""
+    if view_node.kind == "carried":
+        view_node = nodes[view_node.id.removeprefix("carried/").rsplit(">", 1)[0]]
+    if len(view_node.members) != 1:
+        return None
+    role = _role_of(graph[view_node.members[0]])
+    return role if role is not None and role.kind in ("state", "initial_state", "detached") else None
+
+
+def _straighten_rows(view: View, graph: Graph) -> None:
+    """Rows: each state's path through its row -- from the state entering (``h_0``, a carried ``h_2``,
+    a detached copy) to the state the row writes (``h_3``) -- is drawn as one straight line.
+
+    The nodes on the shortest path between the two share a Graphviz ``group`` (straight edges between
+    them), and the entering state is listed just before the weight it meets, so every row stacks its
+    inputs in the same order: ``x_t`` and its projection above, the state's line, its weight below.
+    """
+    nodes = {n.id: n for n in view.nodes}
+    out: dict[str, list[str]] = {}
+    for e in view.edges:
+        if e.kind == "data" and e.src in nodes and e.dst in nodes and nodes[e.src].cluster == nodes[e.dst].cluster:
+            out.setdefault(e.src, []).append(e.dst)
+    parents: dict[str, list[str]] = {}
+    for src, dsts in out.items():
+        for d in dsts:
+            parents.setdefault(d, []).append(src)
+    for cluster in view.clusters:
+        if cluster.step is None:
+            continue
+        members = [nodes[i] for i in cluster.nodes]
+        writes = {}
+        for n in members:
+            role = _state_role(n, graph, nodes)
+            if role is not None and role.kind == "state" and n.kind != "carried":
+                writes[role.name] = n.id
+        for entry in members:
+            role = _state_role(entry, graph, nodes)
+            if role is None or (entry.kind != "carried" and role.kind == "state") or role.name not in writes:
+                continue
+            path = _shortest_path(entry.id, writes[role.name], out)
+            for nid in path:
+                nodes[nid].layout_group = f"state {role.name}"
+            if len(path) > 1:  # list the state just before the other input of the op it enters
+                others = [p for p in parents.get(path[1], []) if p != entry.id and p in cluster.nodes]
+                if others:
+                    cluster.nodes.remove(entry.id)
+                    cluster.nodes.insert(cluster.nodes.index(others[0]), entry.id)
+
+
+def _shortest_path(start: str, goal: str, out: dict[str, list[str]]) -> list[str]:
+    """Node ids of a shortest path from ``start`` to ``goal`` along ``out`` (breadth first), ``[]`` if none."""
+    previous = {start: start}
+    frontier = [start]
+    while frontier and goal not in previous:
+        following = []
+        for nid in frontier:
+            for d in out.get(nid, []):
+                if d not in previous:
+                    previous[d] = nid
+                    following.append(d)
+        frontier = following
+    if goal not in previous:
+        return []
+    path = [goal]
+    while path[-1] != start:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
+def _cut_marker(view: View, cut: ViewEdge) -> None:
+    """Rows: a cut ends its row in a marker ``✂ detach()`` instead of an edge looping back to the next
+    row (where the detached copy starts the row, as ``h_0`` starts the first)."""
+    source = view.node(cut.src)
+    marker = ViewNode(
+        f"cut/{cut.src}",
+        "cut",
+        "✂ detach()",
+        ["no gradient crosses", "to the next chunk ↓"],
+        cluster=source.cluster,
+        fill="#ffffff",
+        border=CUT,
+        style="filled,rounded,dashed,bold",
+    )
+    view.nodes.append(marker)
+    if source.cluster is not None:
+        next(c for c in view.clusters if c.id == source.cluster).nodes.append(marker.id)
+    cut.dst, cut.label, cut.constraint = marker.id, "", True
+
+
+def _chunk_bands(view: View, graph: Graph, cuts: list[tuple[str, str]]) -> bool:
+    """Truncated BPTT: one band (a cluster) per chunk around its steps, ``chunk 2: steps 5–8``.
+
+    A chunk starts at each step fed by a detached state (the leaf of a cut). Returns whether bands
+    were drawn (at least one cut and time steps on both sides of it).
+    """
+    steps_of = {n.id: {graph[m].step for m in n.members} - {None} for n in view.nodes}
+    for c in view.clusters:  # a step cluster's nodes are at its step
+        for nid in c.nodes:
+            if c.step is not None and not steps_of.get(nid):
+                steps_of[nid] = {c.step}
+    starts = set()
+    for _, leaf in cuts:
+        fed = [steps_of.get(e.dst, set()) for e in view.edges if e.src == leaf and e.kind == "data"]
+        if any(fed):
+            starts.add(min(min(s) for s in fed if s))
+    all_steps = sorted(set().union(*steps_of.values())) if steps_of else []
+    starts = sorted(s for s in starts if all_steps and s > all_steps[0])
+    if not starts:
+        return False
+
+    def chunk(step: int) -> int:
+        return sum(1 for s in starts if s <= step)
+
+    # Numbered as the equations number the states each chunk writes (its step t writes h_t).
+    written = {}
+    for n in graph.nodes:
+        role = _role_of(n)
+        if role is not None and role.kind == "state" and n.step is not None and role.step is not None:
+            written[n.step] = role.step
+    bounds = [all_steps[0], *starts, all_steps[-1] + 1]
+    bands = []
+    for k in range(len(bounds) - 1):
+        first, last = bounds[k], bounds[k + 1] - 1
+        a, b = written.get(first, first), written.get(last, last)
+        label = f"chunk {k + 1}: step {a}" if a == b else f"chunk {k + 1}: steps {a}–{b}"
+        bands.append(ViewCluster(f"chunk{k + 1}", label, "", None, "#ffffff", border=CUT))
+    for leaf in {leaf for _, leaf in cuts}:  # a detached state starts the chunk it feeds
+        fed = [s for e in view.edges if e.src == leaf for s in steps_of.get(e.dst, set())]
+        if fed:
+            steps_of[leaf] = {min(fed)}
+    for c in view.clusters:
+        if c.step is not None:
+            c.parent = bands[chunk(c.step)].id
+    for n in view.nodes:
+        if n.cluster is None and len(steps_of.get(n.id, ())) == 1:
+            band = bands[chunk(next(iter(steps_of[n.id])))]
+            n.cluster = band.id
+            band.nodes.append(n.id)
+    view.clusters[:0] = bands
+    return True
+
+
+def _outermost_scopes(groups) -> dict[tuple[str, int], tuple[str, int]]:
+    """Each (path, step) cluster key mapped to the outermost scope of that step containing it.
+
+    A loop that slices ``x[t]`` in ``scope("rnn", step=t)`` and calls a cell there has two scopes at
+    each step (``rnn`` and ``rnn.RNNCell``): one step, one box. Sibling layers (``RNN.l0``,
+    ``RNN.l1``) stay apart.
+    """
+    paths: dict[int, set[str]] = {}
+    for g in groups:
+        if g.cluster is not None:
+            paths.setdefault(g.cluster[1], set()).add(g.cluster[0])
+    outer = {}
+    for step, names in paths.items():
+        for path in names:
+            enclosing = [p for p in names if p and path.startswith(p + ".")]
+            outer[path, step] = (min(enclosing, key=len) if enclosing else path, step)
+    return outer
 
 
 def _state_name(n: Node, tracks: dict[str, str]) -> str | None:
@@ -1027,9 +1295,16 @@ def _highlighted(graph: Graph, highlight, anomaly: bool) -> dict[str, str]:
     return marked
 
 
-def _group_title(group: _Group, steps: list[int]) -> str:
-    """The heading of a collapsed group's node (a step is numbered by the state it writes, h_3: t = 3)."""
+def _arrow(path: str, both_ways: bool) -> str:
+    """`` ←`` for a reverse pass's step, `` →`` for a forward one when the drawing has both, else ``""``."""
+    return " ←" if _is_reverse(path) else " →" if both_ways else ""
+
+
+def _group_title(group: _Group, steps: list[int], both_ways: bool = False) -> str:
+    """The heading of a collapsed group's node (a step is numbered by the state it writes, h_3: t = 3;
+    with ``both_ways``, a bidirectional layer's forward steps say ``→`` and its reverse steps ``←``)."""
     members = group.members
+    arrow = _arrow(members[0].path, both_ways)
     written = sorted({r.step for n in members if (r := _role_of(n)) and r.kind == "state" and r.step is not None})
     if len(written) == len(steps) and group.kind in ("cell", "step", "elided"):
         steps = written
@@ -1040,7 +1315,7 @@ def _group_title(group: _Group, steps: list[int]) -> str:
     if group.kind == "loss":
         return "loss"
     if group.kind == "step":
-        return f"t = {steps[0]}"
+        return f"t = {steps[0]}{arrow}"
     if group.kind == "roll":
         return f"{members[0].path or 'recurrence'} (rolled)"
     if group.kind == "scope":
@@ -1048,10 +1323,12 @@ def _group_title(group: _Group, steps: list[int]) -> str:
     if group.kind == "neuron":  # its output's equation name, e.g. h_3[0]
         role = _role_of(members[-1])
         return role.label() if role is not None else f"{members[0].path} · t = {steps[0]}"
-    return f"{members[0].path} · t = {steps[0]}" if members[0].path else f"t = {steps[0]}"
+    return (f"{members[0].path} · t = {steps[0]}" if members[0].path else f"t = {steps[0]}") + arrow
 
 
-def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: set) -> ViewNode:
+def _view_node(
+    group: _Group, graph: Graph, values: bool, marked: dict, shared: set, both_ways: bool = False
+) -> ViewNode:
     members = group.members
     first = members[0]
     node = ViewNode(
@@ -1094,12 +1371,14 @@ def _view_node(group: _Group, graph: Graph, values: bool, marked: dict, shared: 
             node.role = node.title = role.label()
             if role.kind == "initial_state":
                 node.lines.insert(0, "initial state")
+            elif role.kind == "detached":  # where a truncated-BPTT chunk starts: the cut's other end
+                node.lines.insert(0, "detached copy")
             elif n.kind == "op":
                 node.op = n.op
     else:
         ops = Counter(n.op for n in members if n.kind == "op")
         steps = sorted({n.step for n in members if n.step is not None})
-        node.title = _group_title(group, steps)
+        node.title = _group_title(group, steps, both_ways)
         node.bold_title = True
         node.lines = [f"{sum(ops.values())} ops"]
         if group.kind == "roll":
