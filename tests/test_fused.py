@@ -221,6 +221,63 @@ def test_second_backward_through_fused_node_is_refused():
         loss.backward()
 
 
+@pytest.mark.parametrize("steps", [16, 37])
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "given-state"])
+def test_fused_lstm_over_several_blocks_of_steps_equals_ops_path(steps, with_state):
+    """Backward works on blocks of 16 steps (factors, weight gradients): a whole block and a ragged last one."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((steps, 3, 3))
+    h0 = [rng.standard_normal((1, 3, 4)) for _ in range(2)] if with_state else None
+    weights = [rng.standard_normal(steps * 3 * 4), rng.standard_normal(12), rng.standard_normal(12)]
+    expected = _run(_make("LSTM", False), x, h0, weights)
+    got = _run(_make("LSTM", True), x, h0, weights)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_lstm_second_backward_with_retain_graph_gives_the_same_gradients():
+    """The first backward overwrites the saved gates with gradients; a retained graph recomputes them."""
+    rng = np.random.default_rng(11)
+    x_data = rng.standard_normal((20, 2, 3))
+    grads = []
+    for fused in (False, True):
+        lstm = _make("LSTM", fused)
+        x = Tensor(x_data, requires_grad=True)
+        out, (h_n, c_n) = lstm(x)
+        loss = (out * out).sum() + (c_n * h_n).sum()
+        loss.backward(retain_graph=True)
+        once = [x.grad.copy()] + [p.grad.copy() for p in lstm.parameters()]
+        loss.backward()
+        twice = [x.grad] + [p.grad for p in lstm.parameters()]
+        grads.append((once, twice))
+    (ops_once, ops_twice), (fused_once, fused_twice) = grads
+    for a, b, c, d in zip(ops_once, ops_twice, fused_once, fused_twice):
+        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(d, b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(d, 2 * c, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_lstm_reused_buffers_never_touch_live_results():
+    """Buffers go back for reuse only after backward: two graphs alive at once, and outputs kept across calls."""
+    lstm = _make("LSTM", True)
+    rng = np.random.default_rng(12)
+    xs = [rng.standard_normal((18, 2, 3)) for _ in range(3)]
+    expected = []
+    for x_data in xs:  # each sequence alone: its output and gradient
+        x = Tensor(x_data, requires_grad=True)
+        out, _ = lstm(x)
+        (out * out).sum().backward()
+        expected.append((out.data.copy(), x.grad.copy()))
+    inputs = [Tensor(x_data, requires_grad=True) for x_data in xs]
+    outs = [lstm(x)[0] for x in inputs]  # three graphs alive at once
+    for out in reversed(outs):
+        (out * out).sum().backward()
+    lstm(Tensor(xs[0]))[0].sum().backward()  # a later call of the same shape reuses the buffers
+    for (out_e, grad_e), out, x in zip(expected, outs, inputs):
+        np.testing.assert_array_equal(out.data, out_e)
+        np.testing.assert_allclose(x.grad, grad_e, rtol=1e-12, atol=1e-12)
+
+
 def test_fused_char_rnn_trains_like_the_ops_path():
     """A few optimizer steps on the fused and the ops path stay equal (float64)."""
     rng = np.random.default_rng(8)

@@ -7,7 +7,8 @@ libraries do:
 * the input projections of **all** steps are one matmul, ``(T*B, I) @ (I, gates*H)``;
 * all gates of a step come from one stacked matmul with ``W_hh`` (``(gates*H, H)``);
 * in backward, each step only computes the gate gradients and ``dh``; the weight gradients are
-  then **one** matmul over all steps (``dA^T @ X`` and ``dA^T @ H_prev``).
+  then **one** matmul over all steps (``dA^T @ X`` and ``dA^T @ H_prev``; the LSTM does one per
+  block of 16 steps, so a long sequence needs no transposed copy of all its gate gradients).
 
 Equal to the ops path to float64 round-off (``tests/test_fused.py`` checks 1e-12, gradients included).
 
@@ -82,6 +83,38 @@ def ops_path(module) -> Iterator[None]:
     finally:
         for m in switched:
             m.fused = True
+
+
+# ------------------------------------------------------------------------------- buffer reuse
+# A fused LSTM step allocates a few (T, ·, B) arrays and frees them after backward. glibc returns
+# freed memory of that size to the system, so each new array costs a page fault per 4 KiB on its
+# first write (about 1,600 faults, 1.5 ms, per forward + backward of T = 50, B = 32, H = 128 --
+# more than all the elementwise work of the backward). Arrays that only the kernel ever sees are
+# therefore handed back here when it is done with them and reused by the next call of that shape.
+_SPARE: dict[tuple, list[np.ndarray]] = {}
+_SPARE_LIMIT = 64 * 2**20  # bytes kept at most; larger arrays are left to the allocator
+_spare_bytes = [0]
+
+
+def _take(shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised array: a spare one of this shape and dtype if there is one, else a new one."""
+    spares = _SPARE.get((shape, np.dtype(dtype).str))
+    if spares:
+        try:
+            a = spares.pop()
+        except IndexError:  # another thread took the last one in between
+            return np.empty(shape, dtype=dtype)
+        _spare_bytes[0] -= a.nbytes
+        return a
+    return np.empty(shape, dtype=dtype)
+
+
+def _give(*arrays: np.ndarray) -> None:
+    """Keep arrays that nothing else refers to any more for reuse by :func:`_take` (up to the limit)."""
+    for a in arrays:
+        if _spare_bytes[0] + a.nbytes <= _SPARE_LIMIT:
+            _SPARE.setdefault((a.shape, a.dtype.str), []).append(a)
+            _spare_bytes[0] += a.nbytes
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -211,101 +244,213 @@ def fused_rnn(
 
 
 # -------------------------------------------------------------------------------- fused LSTM
-def _ifog(hidden: int) -> np.ndarray:
-    """Row order that puts PyTorch's (i, f, g, o) gates as (i, f, o, g): the three sigmoids side by side."""
-    return np.concatenate(
-        [np.arange(0, 2 * hidden), np.arange(3 * hidden, 4 * hidden), np.arange(2 * hidden, 3 * hidden)]
-    )
+def _oifg(hidden: int) -> np.ndarray:
+    """Row order that puts PyTorch's (i, f, g, o) gates as (o, i, f, g).
+
+    The three sigmoids (o, i, f) are then side by side for the forward, and the three gates whose
+    gradient is a multiple of ``dc`` (i, f, g) side by side for the backward.
+    """
+    return np.concatenate([np.arange(3 * hidden, 4 * hidden), np.arange(0, 3 * hidden)])
+
+
+_CHUNK = 16  # backward works on blocks of this many steps: per-step factors, weight gradients
+
+
+def _lstm_forward(x, h0, c0, W_ih_s, W_hh_s, bias_s, dtype) -> tuple[np.ndarray, ...]:
+    """The LSTM recurrence over all steps, feature-major; weights and bias in (o, i, f, g) row order.
+
+    Every step works on ``(4H, B)`` blocks: ``a = W_hh h`` puts each gate in a contiguous block of
+    rows, so every elementwise op runs on contiguous memory (numpy's strided loops cost 3-4x more),
+    and OpenBLAS is fastest for these shapes in this orientation. The sigmoid rows of the weights
+    and bias are pre-scaled by 1/2 (exact in binary floating point), so one ``tanh`` over all four
+    gates serves both ``σ(a) = (1 + tanh(a / 2)) / 2`` and ``tanh(g)``.
+
+    Returns:
+        ``acts`` ``(T, 4H, B)``: the gate values o, i, f, g of every step; ``hs`` ``(T + 1, H, B)``:
+        h_0 .. h_T; ``cs`` ``(T + 1, H, B)``: c_0 .. c_T; ``tanh_c`` ``(T, H, B)``: tanh(c_1) .. tanh(c_T).
+    """
+    steps, batch, _ = x.shape
+    hidden = W_hh_s.shape[1]
+    H, H2, H3 = hidden, 2 * hidden, 3 * hidden
+    # Every step's input projection (and the bias) in one batched matmul, laid out (T, 4H, B) so that
+    # step t reads one contiguous block; each step then adds W_hh h in place, so this array ends up
+    # holding the gate values.
+    acts = _take((steps, 4 * hidden, batch), dtype)
+    np.matmul(W_ih_s, x.transpose(0, 2, 1), out=acts)
+    if bias_s is not None:
+        acts += bias_s[:, None]
+    hs = _take((steps + 1, hidden, batch), dtype)
+    cs = _take((steps + 1, hidden, batch), dtype)
+    tanh_c = _take((steps, hidden, batch), dtype)
+    hs[0] = h0.T
+    cs[0] = c0.T
+    recurrent = np.empty((4 * hidden, batch), dtype=dtype)
+    ig = np.empty((hidden, batch), dtype=dtype)
+    for t in range(steps):
+        a = acts[t]  # (4H, B)
+        np.matmul(W_hh_s, hs[t], out=recurrent)  # all four gates in one matmul
+        a += recurrent
+        np.tanh(a, out=a)
+        sig = a[:H3]
+        sig *= 0.5
+        sig += 0.5  # o, i, f = σ
+        c = cs[t + 1]
+        np.multiply(a[H2:H3], cs[t], out=c)  # f * c
+        np.multiply(a[H:H2], a[H3:], out=ig)
+        c += ig  # + i * g
+        np.tanh(c, out=tanh_c[t])
+        np.multiply(a[:H], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
+    return acts, hs, cs, tanh_c
+
+
+def _lstm_factors(acts, c_prev, tanh_c, s1, s2) -> None:
+    """Turn a block of steps' saved values into the factors backward multiplies by, in place.
+
+    With ``dc`` the gradient reaching ``c_t`` and ``dh`` the one reaching ``h_t``, the gradients of
+    the pre-activations are ``d_o = dh P_o`` and ``d_{i,f,g} = dc P_{i,f,g}``, and ``dc`` gains
+    ``dh A_o``, where::
+
+        P_o = tanh(c) o (1 - o)     P_i = g i (1 - i)     P_f = c_prev f (1 - f)     P_g = i (1 - g²)
+        A_o = o (1 - tanh² c)
+
+    ``acts`` (o, i, f, g values, ``(n, 4H, B)``) becomes (P_o, P_i, P_f, P_g), ``tanh_c`` becomes
+    ``A_o``, and ``c_prev`` becomes ``f`` (which carries ``dc`` one step back). None of these depends
+    on the gradients, so a block of steps takes a few large numpy calls instead of many per step.
+    ``s1`` and ``s2`` are scratch arrays shaped like ``tanh_c``.
+    """
+    H = tanh_c.shape[1]
+    o, i, f, g = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
+    np.subtract(1, o, out=s1)
+    s1 *= o
+    s1 *= tanh_c  # P_o
+    np.multiply(tanh_c, tanh_c, out=tanh_c)
+    np.subtract(1, tanh_c, out=tanh_c)
+    tanh_c *= o  # A_o
+    np.copyto(o, s1)
+    np.subtract(1, f, out=s1)
+    s1 *= c_prev
+    np.copyto(c_prev, f)
+    f *= s1  # P_f
+    np.multiply(g, g, out=s1)
+    np.subtract(1, s1, out=s1)
+    s1 *= i  # P_g, while i is still the gate value
+    np.subtract(1, i, out=s2)
+    i *= s2
+    i *= g  # P_i
+    np.copyto(g, s1)
 
 
 @register("fused_lstm")
 def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
     """The fused LSTM node: returns ``[h_1; ...; h_T; c_T]`` packed as ``(T + 1, B, H)``.
 
-    Inside, every step works feature-major, ``(gates * H, B)``: ``a = W_hh h`` puts each gate in a
-    contiguous block of rows, so every elementwise op runs on contiguous memory (numpy's fast loops).
-    The input projections of all steps are one batched matmul, laid out ``(T, 4H, B)`` so that step
-    t reads one contiguous block (a strided block of a ``(4H, T*B)`` array cost more than the step's
-    matmul: a page per row). The rows of the sigmoid gates are pre-scaled by 1/2 (exact in binary
-    floating point), so one ``tanh`` over all four gates serves both ``σ(a) = (1 + tanh(a / 2)) / 2``
-    and ``tanh(g)``.
+    The recurrence runs feature-major (:func:`_lstm_forward`). Backward turns the saved values into
+    per-step factors a block of steps at a time (:func:`_lstm_factors`), so each step is one matmul
+    and six small in-place products, and writes the pre-activation gradients over those factors (no
+    second ``(T, 4H, B)`` array). The weight gradients are then one matmul per block of steps each,
+    over a ``(4H, n B)`` copy of the block (a whole-sequence copy would double the peak memory of a
+    long sequence). A second backward (``retain_graph=True``) reruns the forward recurrence first.
     """
     steps, batch, hidden = _check("fused_lstm", x, (h0, c0), w_ih, w_hh, 4)
-    order = _ifog(hidden)
+    order = _oifg(hidden)
     rows = np.argsort(order)  # maps gradient rows back to PyTorch's order
     bias, bias_parents = _bias(b_ih, b_hh)
-    W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates i, f, o, g
-    H, H2, H3 = hidden, 2 * hidden, 3 * hidden
-    x2 = x.data.reshape(steps * batch, x.shape[-1])  # (T*B, I); not -1, which fails for batch 0
-    # Half-scaled copies for the forward: the matmuls then give a / 2 on the i, f, o rows.
-    half = np.ones((4 * hidden, 1), dtype=np.result_type(W_ih, W_hh))
-    half[:H3] = 0.5
-    W_hh_s = W_hh * half
-    # Every step's input projection (and the bias), (T, 4H, B); each step then adds W_hh h in place,
-    # so this array ends up holding the pre-activations, then the gate values.
-    acts = np.matmul(W_ih * half, x.data.transpose(0, 2, 1))
-    if bias is not None:
-        acts += bias[order, None] * half
-    dtype = acts.dtype
-    hs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # h_0 .. h_T, feature-major
-    cs = np.empty((steps + 1, hidden, batch), dtype=dtype)  # c_0 .. c_T
-    tanh_c = np.empty((steps, hidden, batch), dtype=dtype)
-    ig = np.empty((hidden, batch), dtype=dtype)
-    recurrent = np.empty((4 * hidden, batch), dtype=dtype)
-    hs[0] = h0.data.T
-    cs[0] = c0.data.T
-    for t in range(steps):
-        a = acts[t]
-        np.matmul(W_hh_s, hs[t], out=recurrent)  # all four gates in one matmul
-        a += recurrent
-        np.tanh(a, out=a)
-        sig = a[:H3]
-        sig *= 0.5
-        sig += 0.5  # i, f, o = σ
-        c = cs[t + 1]
-        np.multiply(a[H:H2], cs[t], out=c)  # f * c
-        np.multiply(a[:H], a[H3:], out=ig)
-        c += ig  # + i * g
-        np.tanh(c, out=tanh_c[t])
-        np.multiply(a[H2:H3], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
+    W_ih, W_hh = w_ih.data[order], w_hh.data[order]  # (4H, ·) with gates o, i, f, g
+    H, gates = hidden, 4 * hidden
+    dtype = np.result_type(x.data, W_ih, W_hh)
+    # Half-scaled copies for the forward: the matmuls then give a / 2 on the o, i, f rows.
+    half = np.ones((gates, 1), dtype=np.result_type(W_ih, W_hh))
+    half[: 3 * H] = 0.5
+    W_ih_s, W_hh_s = W_ih * half, W_hh * half
+    bias_s = None if bias is None else bias[order] * half[:, 0]
+    acts, hs, cs, tanh_c = _lstm_forward(x.data, h0.data, c0.data, W_ih_s, W_hh_s, bias_s, dtype)
     packed = np.empty((steps + 1, batch, hidden), dtype=dtype)
     packed[:steps] = hs[1:].transpose(0, 2, 1)
     packed[steps] = cs[steps].T
+    _give(hs)  # backward reads the previous states from packed
+    saved = [acts, cs, tanh_c]  # emptied by the first backward, which overwrites them
     parents = (x, h0, c0, w_ih, w_hh, *bias_parents)
 
     def backward(g):
-        g = np.ascontiguousarray(g.transpose(0, 2, 1))  # (T + 1, H, B)
-        # Pre-activation gradients of all steps, (T, 4H, B): step t writes one contiguous block.
-        d = np.empty((steps, 4 * hidden, batch), dtype=dtype)
+        if saved:
+            acts, cs, tanh_c = saved
+            saved.clear()
+        else:  # a second backward (retain_graph=True): the first one overwrote what it needs
+            acts, hs, cs, tanh_c = _lstm_forward(x.data, h0.data, c0.data, W_ih_s, W_hh_s, bias_s, dtype)
+            _give(hs)
+        chunk = min(_CHUNK, steps)
         dh = np.zeros((hidden, batch), dtype=dtype)
-        dc = g[steps].copy()  # gradient reaching c_T from outside
-        W_hh_t = np.ascontiguousarray(W_hh.T)  # (H, 4H)
+        dc = np.array(g[steps].T, dtype=dtype)  # gradient reaching c_T from outside, (H, B)
+        u = np.empty((hidden, batch), dtype=dtype)
+        g_t = np.empty((chunk, hidden, batch), dtype=dtype)  # a block of the output gradients, (n, H, B)
+        s1, s2 = np.empty_like(g_t), np.empty_like(g_t)
+        W_hh_t = W_hh.T  # (H, 4H), a transposed view: BLAS reads it in place
         for t in range(steps - 1, -1, -1):
-            a, tc, da = acts[t], tanh_c[t], d[t]
-            i, f, o, gg = a[:H], a[H:H2], a[H2:H3], a[H3:]
-            dh += g[t]
-            dc += dh * o * (1 - tc * tc)
-            np.multiply(dc, gg, out=da[:H])  # d i
-            np.multiply(dc, cs[t], out=da[H:H2])  # d f
-            np.multiply(dh, tc, out=da[H2:H3])  # d o
-            np.multiply(dc, i, out=da[H3:])  # d g
-            da[:H3] *= a[:H3] * (1 - a[:H3])  # through the three sigmoids
-            da[H3:] *= 1 - gg * gg  # through tanh
-            dc *= f
-            dh = W_hh_t @ da
-        # Weight gradients: one matmul over all steps each, (4H, T*B) @ (T*B, ·), after one copy
-        # into that layout.
-        d2 = d.transpose(1, 0, 2).reshape(4 * hidden, steps * batch)
-        dw_ih = (d2 @ x2)[rows] if w_ih.requires_grad else None
-        h_prev = hs[:steps].transpose(0, 2, 1).reshape(steps * batch, hidden)
-        dw_hh = (d2 @ h_prev)[rows] if w_hh.requires_grad else None
-        db = d2.sum(axis=1)[rows]
-        dx = (d2.T @ W_ih).reshape(x.shape) if x.requires_grad else None
-        dh0 = dh.T.copy() if h0.requires_grad else None
-        dc0 = dc.T.copy() if c0.requires_grad else None
-        return (dx, dh0, dc0, dw_ih, dw_hh) + (db,) * len(bias_parents)
+            if t == steps - 1 or (t + 1) % _CHUNK == 0:  # entering a block of steps lo .. t
+                lo = t - t % _CHUNK
+                n = t + 1 - lo
+                span = slice(lo, t + 1)
+                _lstm_factors(acts[span], cs[span], tanh_c[span], s1[:n], s2[:n])
+                np.copyto(g_t[:n], g[span].transpose(0, 2, 1))
+            p = acts[t]  # factors in, pre-activation gradients out
+            dh += g_t[t - lo]
+            np.multiply(dh, tanh_c[t], out=u)
+            dc += u  # dc += dh A_o
+            np.multiply(p[:H], dh, out=p[:H])  # d_o = dh P_o
+            p_ifg = p[H:].reshape(3, hidden, batch)
+            np.multiply(p_ifg, dc, out=p_ifg)  # d_{i,f,g} = dc P_{i,f,g}
+            dc *= cs[t]  # now f_t: reaches c_(t-1)
+            np.matmul(W_hh_t, p, out=dh)  # reaches h_(t-1)
+        dx, dw_ih, dw_hh, db = _lstm_weight_grads(acts, x, h0, packed, W_ih, chunk, w_ih, w_hh)
+        _give(acts, cs, tanh_c)  # nothing refers to them any more: the next call reuses them
+        rows_of = lambda a: None if a is None else a[rows]  # noqa: E731 - back to PyTorch's gate order
+        return (
+            (dx, dh.T.copy() if h0.requires_grad else None, dc.T.copy() if c0.requires_grad else None)
+            + (
+                rows_of(dw_ih),
+                rows_of(dw_hh),
+            )
+            + (db[rows],) * len(bias_parents)
+        )
 
     return _fused(_make(packed, "fused_lstm", parents, backward), "LSTM", steps)
+
+
+def _lstm_weight_grads(d, x, h0, packed, W_ih, chunk: int, w_ih, w_hh):
+    """dx, dW_ih, dW_hh and db from the pre-activation gradients ``d`` ``(T, 4H, B)`` of all steps.
+
+    A block of ``chunk`` steps at a time is copied to ``(4H, n B)`` (columns step-major, as the
+    batch-major ``x`` and ``h`` rows), then each gradient is one matmul per block. The previous
+    states are read from the node's own batch-major output ``packed`` (h_1 .. h_T) and ``h0``.
+    """
+    steps, gates, batch = d.shape
+    hidden = gates // 4
+    x2 = x.data.reshape(steps * batch, x.shape[-1])  # (T*B, I); not -1, which fails for batch 0
+    dx = np.empty(x2.shape, dtype=d.dtype) if x.requires_grad else None
+    dw_ih = np.zeros((gates, x.shape[-1]), dtype=d.dtype) if w_ih.requires_grad else None
+    dw_hh = np.zeros((gates, hidden), dtype=d.dtype) if w_hh.requires_grad else None
+    db = np.zeros(gates, dtype=d.dtype)
+    block = np.empty((gates, chunk * batch), dtype=d.dtype)
+    h0_used = h0.data.any()  # h_0 = 0 adds nothing to dW_hh
+    for lo in range(0, steps, chunk):
+        hi = min(lo + chunk, steps)
+        cols = slice(lo * batch, hi * batch)
+        n = (hi - lo) * batch
+        dblock = block[:, :n]
+        np.copyto(dblock.reshape(gates, hi - lo, batch), d[lo:hi].transpose(1, 0, 2))
+        db += dblock.sum(axis=1)
+        if dx is not None:
+            np.matmul(dblock.T, W_ih, out=dx[cols])
+        if dw_ih is not None:
+            dw_ih += dblock @ x2[cols]
+        if dw_hh is not None:
+            if lo == 0:  # step 0's previous state is h_0; steps 1 .. hi-1 read h_1 .. h_(hi-1)
+                if h0_used:
+                    dw_hh += dblock[:, :batch] @ h0.data
+                dw_hh += dblock[:, batch:] @ packed[: hi - 1].reshape((hi - 1) * batch, hidden)
+            else:
+                dw_hh += dblock @ packed[lo - 1 : hi - 1].reshape(n, hidden)
+    return (None if dx is None else dx.reshape(x.shape)), dw_ih, dw_hh, db
 
 
 def fused_lstm(
