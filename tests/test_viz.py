@@ -499,6 +499,47 @@ def test_scope_detail_draws_one_node_per_neuron_and_per_layer():
     assert re.findall(r'^\s*"(scope/[^"]+)" \[', layers, re.M) == ["scope/layer1", "scope/layer2"]
 
 
+def _neuron_panel(source: str) -> str:
+    return source[source.index("subgraph cluster_panel0") : source.index("subgraph cluster_panel1")]
+
+
+def test_neuron_view_lays_out_one_column_per_layer_with_each_neurons_own_weights_inside_it(needs_dot):
+    from tinygrad_rnn.viz.demo import _neuron_and_layer_graphs, _neuron_vs_layer
+
+    neurons, layers = _neuron_and_layer_graphs(0)
+    drawing = _neuron_vs_layer(neurons, layers, None)
+    panel = _neuron_panel(drawing.source)
+    # One box per column, each one rank (newrank: ranks inside clusters): inputs | layer1 | layer2.
+    assert "newrank=true" in drawing.source
+    boxes = re.findall(r"subgraph (cluster_p0_\w+) \{\n([^}]*)\}", panel)
+    columns = {re.search(r"label=(\w+)", body).group(1): body for _, body in boxes}
+    assert sorted(columns) == ["inputs", "layer1", "layer2"]
+    for label, members in (("inputs", ["param/x0", "param/x1", "param/x2"]), ("layer2", ["scope/layer2.neuron0"])):
+        assert "rank=same" in columns[label] and re.findall(r'^\s*"p0_([^"]+)" \[', columns[label], re.M) == members
+    assert re.findall(r'^\s*"p0_(scope/[^"]+)" \[', columns["layer1"], re.M) == [
+        f"scope/layer1.neuron{j}" for j in range(3)
+    ]
+    # A neuron's own weights (used once) are listed in it, not 15 ellipses crossing the inputs' edges.
+    assert re.search(r'"p0_param/W1\[|"p0_param/b1\[', panel) is None
+    w = next(n for n in neurons.parameters() if n.label == "W1[0,2]")
+    assert f"W1[0,2] = {dot._fmt(w.value_max)}, grad {dot._fmt(float(w.grad))}" in panel
+    # Edge labels are Graphviz labels (laid out as nodes of their own, so they never overlap), and
+    # rendered, no two of them overlap.
+    assert "headlabel" not in panel and "taillabel" not in panel
+    boxes = []
+    for g in _svg_groups(_svg(drawing), "edge"):
+        if not g.find(f"{SVG}title").text.startswith("p0_"):
+            continue
+        for t in g.iter(f"{SVG}text"):
+            width = 5.2 * len("".join(t.itertext()))  # Helvetica 9 pt: about 5 px a character
+            x, y = float(t.get("x")), float(t.get("y"))
+            boxes.append((x - width / 2, x + width / 2, y - 9, y))
+    assert len(boxes) >= 9
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]), f"edge labels overlap: {a} {b}"
+
+
 def test_jupyter_display_and_rendering_to_files(needs_dot, tmp_path):
     _, g = _hand_rnn(2)
     drawing = viz.draw(g)

@@ -44,6 +44,8 @@ Levels of detail and automatic collapse
 per time step; ``"rolled"`` one node per recurrent layer with a back-edge labelled with the
 number of steps; ``"scope"`` one node per module scope (a neuron of a scalar-engine network built
 in ``scope("neuron3")``, or a layer of a tensor network), showing its output value and gradient.
+Drawn neuron by neuron (scalar engine), each layer's neurons are one column, the inputs they all
+read another, and a neuron's own weights and bias (used once) are listed in its node.
 An unrolled graph of more than :data:`MAX_STEPS` = 40 steps is drawn with its
 first and last :data:`KEEP_STEPS` = 8 steps and one node standing for the steps in between
 (``… steps 8–991 not drawn …``; the shared weights' edge to it carries the sum of their
@@ -338,7 +340,7 @@ def side_by_side(panels: Sequence[tuple[Graph, str, dict]], title: str | None = 
     Raises:
         ArgumentError: for an unknown keyword in a panel's options.
     """
-    dg = _digraph(rankdir=rankdir, compound="true")
+    dg = _digraph(rankdir=rankdir, compound="true", newrank="true")  # newrank: a layer's column is one rank
     notes: list[str] = []
     details = []
     traced = [(g if isinstance(g, Graph) else trace(g), t, o) for g, t, o in panels]
@@ -409,6 +411,8 @@ def to_dot(view: View, dg: graphviz.Digraph | None = None, prefix: str = "") -> 
                 sub.attr(fontcolor=cluster.border, penwidth="2")
             elif cluster.parent:  # inside a band: its own colours, not the band's
                 sub.attr(fontcolor="black", penwidth="1")
+            if cluster.same_rank:
+                sub.attr(rank="same")
             for node_id in cluster.nodes:
                 _emit_node(sub, pid(node_id), by_id[node_id])
             for child in inside.get(cluster.id, []):

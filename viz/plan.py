@@ -19,6 +19,7 @@ Every field of :class:`View`, :class:`ViewNode`, :class:`ViewEdge`, :class:`View
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -420,6 +421,7 @@ class ViewCluster:
         nodes: ids of the :class:`ViewNode` drawn inside, in order.
         parent: id of the cluster it is drawn inside (a step inside its chunk), or ``None``.
         border: colour of the box's outline, or ``None`` for the default.
+        same_rank: its nodes are drawn side by side in one rank (a layer's neurons in one column).
     """
 
     id: str
@@ -430,6 +432,7 @@ class ViewCluster:
     nodes: list[str] = field(default_factory=list)
     parent: str | None = None
     border: str | None = None
+    same_rank: bool = False
 
 
 @dataclass
@@ -625,6 +628,8 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
             f"(trace an intermediate value: draw(trace(h))) or pass max_nodes=None"
         )
 
+    if level.name in ("scope", "neuron") and graph.engine == "scalar":
+        keys = _fold_own_parameters(graph, nodes, keys)
     groups: dict[str, _Group] = {}
     for n in nodes:
         gid, kind, cluster = keys[n.id]
@@ -648,6 +653,30 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
     if level.collapsed:
         edges = _merge_roles(graph, edges)
     return level, groups, edges, notes, elided
+
+
+def _natural(text: str) -> list:
+    """Sort key that orders the numbers inside ``text`` by value: ``neuron2`` before ``neuron10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _fold_own_parameters(graph: Graph, nodes: list[Node], keys: dict) -> dict:
+    """Put each parameter used once, by a neuron, inside that neuron's node (scalar engine).
+
+    A network drawn neuron by neuron has a weight per input of every neuron: drawn as nodes of their
+    own, the 12 weights and 3 biases of a 3-3-1 network's first layer sit in one column with the
+    inputs and their edges cross the inputs' edges in a knot. Listed in their neuron's node (value
+    and gradient), the drawing keeps the edges a network diagram has: inputs to neurons, neuron to
+    neuron. Shared parameters (the inputs, a recurrent weight used at every step) stay nodes.
+    """
+    keys = dict(keys)
+    for n in nodes:
+        if n.kind != "param":
+            continue
+        uses = graph.out_edges(n)
+        if len(uses) == 1 and uses[0].dst in keys and keys[uses[0].dst][1] in ("scope", "neuron"):
+            keys[n.id] = keys[uses[0].dst]
+    return keys
 
 
 def _step_numbers(nodes: Sequence[Node]) -> dict[int, int]:
@@ -796,21 +825,39 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     # Scope level: the scopes inside one layer (layer1.neuron0, layer1.neuron1...) in one column,
     # boxed and named by the layer, so a network drawn neuron by neuron reads layer by layer.
     columns: dict[str, list[_Group]] = {}
-    for group in loose:
+    for group in sorted(loose, key=lambda g: _natural(g.members[0].path)):  # layer1 first, neuron2 before neuron10
         parent = group.members[0].path.rpartition(".")[0] if group.kind == "scope" else ""
         if parent and group.members[0].step is None:
             columns.setdefault(parent, []).append(group)
+    if len(columns) > 1 or any(len(members) > 1 for members in columns.values()):
+        # Neuron by neuron: the leaves every neuron of the first layer reads (x0, x1, x2) are a column too.
+        column_of = {id(g): parent for parent, members in columns.items() for g in members}
+        group_of = {n.id: g for g in loose for n in g.members}
+        inputs = [
+            g
+            for g in loose
+            if g.kind == "param"
+            and len(uses := graph.out_edges(g.members[0])) > 1
+            and len({column_of.get(id(group_of.get(e.dst))) for e in uses} - {None}) == 1
+            and all(id(group_of.get(e.dst)) in column_of for e in uses)
+        ]
+        if len(inputs) > 1:  # in the order the network reads them (x0 first), not the trace's leaf order
+            first_use = {n.id: i for i, n in enumerate(graph.nodes)}
+            inputs.sort(key=lambda g: min(first_use[e.dst] for e in graph.out_edges(g.members[0])))
+            columns = {"inputs": inputs, **columns}
     for parent, members in columns.items():
-        if len(members) < 2:
+        if len(members) < 2 and len(columns) < 2:
             continue
-        cluster = ViewCluster(id=f"layer_{len(view.clusters)}", label=parent, path=parent, step=None, fill="#f7f7f7")
+        cluster = ViewCluster(
+            id=f"layer_{len(view.clusters)}", label=parent, path=parent, step=None, fill="#f7f7f7", same_rank=True
+        )
         view.clusters.append(cluster)
         for group in members:
             node = _view_node(group, graph, values, marked, shared, both_ways)
             node.cluster = cluster.id
             cluster.nodes.append(node.id)
             view.nodes.append(node)
-    in_column = {id(g) for members in columns.values() if len(members) > 1 for g in members}
+    in_column = {id(g) for members in columns.values() if len(members) > 1 or len(columns) > 1 for g in members}
     for group in loose:
         if id(group) not in in_column:
             view.nodes.append(_view_node(group, graph, values, marked, shared, both_ways))
@@ -1392,6 +1439,9 @@ def _view_node(
             node.lines.append(f"out {shape_text(out.shape)}" if out.size > 1 else f"out {fmt(out.value_max)}")
             if out.grad is not None:
                 node.lines.append(_grad_text(out))
+            for p in (n for n in members if n.kind == "param"):  # its own weights (_fold_own_parameters)
+                grad = "" if p.grad is None else f", {_grad_text(p)}"
+                node.lines.append(f"{p.label} = {fmt(p.value_max)}{grad}")
         elif group.kind not in ("cell", "loss"):
             node.lines.append(", ".join(f"{op}×{k}" if k > 1 else op for op, k in ops.most_common(4)))
         node.fill = "#f2f2f2" if group.kind in ("elided", "hidden") else "#eef2fa"
