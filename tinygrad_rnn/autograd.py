@@ -363,10 +363,12 @@ class NodeRule:
     that a closure would have released after backward.
     """
 
-    __slots__ = ("vjp",)
+    __slots__ = ("vjp", "passes_products")
 
-    def __init__(self, vjp: Callable) -> None:
+    def __init__(self, vjp: Callable, passes_products: bool = False) -> None:
         self.vjp = vjp
+        # True if ``vjp`` also takes a ProductGrad and passes one on (a 2-D transpose: ``g.T``).
+        self.passes_products = passes_products
 
 
 # ----------------------------------------------------------------------------- the backward engine
@@ -411,6 +413,35 @@ class SliceGrad:
         return full
 
 
+class ProductGrad:
+    """A gradient not yet multiplied out: ``left @ right`` (matmul's gradient for its matrix operand).
+
+    A leaf (a weight) keeps the factors of every product it receives in a pass and multiplies them
+    out once, at the end (:meth:`Gradients.finish`): for a weight used at T steps, ``sum_t g_t x_t^T``
+    becomes one ``(H, T) @ (T, V)`` product instead of T outer products and T additions into
+    ``.grad``. Any other node receives it multiplied out, except a 2-D transpose, which swaps the
+    factors (``(L R)^T = R^T L^T``), so the ``w.T`` of a layer passes it on to ``w``.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        self.left = left  # (m, k)
+        self.right = right  # (k, n)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.left.shape[0], self.right.shape[1])
+
+    @property
+    def T(self) -> ProductGrad:  # noqa: N802 - numpy's name
+        return ProductGrad(self.right.T, self.left.T)
+
+    def dense(self) -> np.ndarray:
+        """The product as an array."""
+        return self.left @ self.right
+
+
 def accumulate_leaf(leaf, g) -> None:
     """Add ``g`` (an array or a :class:`SliceGrad`) into ``leaf.grad``, a buffer the leaf owns, as PyTorch does."""
     # ``_grad`` is the slot behind the checked ``grad`` property: the engine's arrays need no checks.
@@ -434,9 +465,11 @@ class Gradients:
       array an op returned may be held elsewhere (another parent's gradient, an op's saved buffer)
       and is never written to.
     * A :class:`SliceGrad` is added into the node's buffer at its index, allocating the buffer once.
+    * A leaf's :class:`ProductGrad` factors wait until :meth:`finish`, which multiplies them out
+      once per leaf (or earlier, when they would outgrow the leaf several times over).
     """
 
-    __slots__ = ("waiting", "owned", "queue")
+    __slots__ = ("waiting", "owned", "queue", "products")
 
     def __init__(self) -> None:
         self.waiting = {}  # id(node) -> gradient summed so far
@@ -444,9 +477,23 @@ class Gradients:
         # Entries (-creation number, id, node): a node is always made after its parents, so popping
         # the newest first is a reverse topological order. The id breaks ties between copies.
         self.queue = []
+        self.products = {}  # id(leaf) -> [leaf, left factors, right factors, their element count]
 
     def add(self, node, g) -> None:
-        """Send ``g`` (an array of any broadcast shape, or a :class:`SliceGrad`) to ``node``."""
+        """Send ``g`` (an array of any broadcast shape, a :class:`SliceGrad` or a :class:`ProductGrad`) to ``node``."""
+        if type(g) is ProductGrad:
+            if g.shape == node.data.shape and not node._hooks:
+                if not node.parents:
+                    self._defer(node, g)
+                    return
+                rule = node._backward
+                if type(rule) is NodeRule and rule.passes_products and not node._retains_grad:
+                    key = id(node)
+                    if key not in self.waiting:
+                        self.waiting[key] = g
+                        heappush(self.queue, (-node._seq, key, node))
+                        return
+            g = g.dense()
         if type(g) is not SliceGrad and g.shape != node.data.shape:
             g = unbroadcast(g, node.data.shape)
         if not node.parents and not node._hooks:
@@ -454,6 +501,9 @@ class Gradients:
             return
         key = id(node)
         previous = self.waiting.get(key)
+        if type(previous) is ProductGrad:
+            previous = previous.dense()
+            self.owned.add(id(previous))  # made here: nobody else holds it
         if previous is None and type(g) is not SliceGrad:
             self.waiting[key] = g
             heappush(self.queue, (-node._seq, key, node))
@@ -473,6 +523,34 @@ class Gradients:
             total += g
         self.owned.add(id(total))
         self.waiting[key] = total
+
+    def _defer(self, leaf, g: ProductGrad) -> None:
+        """Keep the factors of a leaf's product for :meth:`finish`."""
+        entry = self.products.get(id(leaf))
+        if entry is None:
+            entry = self.products[id(leaf)] = [leaf, [], [], 0]
+        entry[1].append(g.left)
+        entry[2].append(g.right)
+        entry[3] += g.left.size + g.right.size
+        if entry[3] > 8 * leaf.data.size:  # memory stays bounded: at most ~8 copies of the weight wait
+            self._multiply_out(entry)
+
+    @staticmethod
+    def _multiply_out(entry: list) -> None:
+        leaf, lefts, rights, _ = entry
+        if len(lefts) == 1:
+            total = lefts[0] @ rights[0]
+        else:  # sum_i L_i R_i is one product of the factors joined along the summed axis
+            total = np.concatenate(lefts, axis=1) @ np.concatenate(rights, axis=0)
+        entry[1], entry[2], entry[3] = [], [], 0
+        accumulate_leaf(leaf, total)
+
+    def finish(self) -> None:
+        """Multiply out every leaf's waiting products into its ``.grad`` (the end of a pass)."""
+        for entry in self.products.values():
+            if entry[1]:
+                self._multiply_out(entry)
+        self.products.clear()
 
     def pop(self):
         """The newest node still waiting and its summed gradient, or ``(None, None)`` when done."""
@@ -526,10 +604,17 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
             if pg is None or not parent.requires_grad:
                 continue
             if edge_hook is not None:  # observers see the whole gradient of the edge, in the parent's shape
-                pg = pg.dense(parent.data) if type(pg) is SliceGrad else unbroadcast(pg, parent.data.shape)
-                edge_hook(node, parent, index, pg)
+                if type(pg) is SliceGrad:
+                    pg = pg.dense(parent.data)
+                    edge_hook(node, parent, index, pg)
+                elif type(pg) is ProductGrad:  # the product still goes on as it is: observing changes no rounding
+                    edge_hook(node, parent, index, unbroadcast(pg.dense(), parent.data.shape))
+                else:
+                    pg = unbroadcast(pg, parent.data.shape)
+                    edge_hook(node, parent, index, pg)
             pending.add(parent, pg)
         node, g = pending.pop()
+    pending.finish()
 
 
 # ------------------------------------------------------------------------------ version counters

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import NodeRule, SliceGrad, unbroadcast
+from .autograd import NodeRule, ProductGrad, SliceGrad, unbroadcast
 from .errors import ArgumentError, DTypeError, ShapeError
 from .tensor import _UNSET, Tensor, _axis_alias, _make, _wrap
 
@@ -162,12 +162,6 @@ def neg(a: Tensor) -> Tensor:
 _NEG = NodeRule(lambda node, g: (-g,))
 
 
-def _column_major(x: np.ndarray) -> bool:
-    """True for a matrix laid out by columns, such as the transposed view ``w.T`` of a weight."""
-    flags = x.flags
-    return flags.f_contiguous and not flags.c_contiguous
-
-
 @register("matmul")
 def matmul(a, b) -> Tensor:
     """a @ b with numpy's rules: 1-D vectors, 2-D matrices, and batches broadcast over leading axes."""
@@ -187,24 +181,28 @@ def matmul(a, b) -> Tensor:
     return _make(out, "matmul", (a, b), _MATMUL)
 
 
+def _waits(t: Tensor) -> bool:
+    """Whether ``t`` can take its gradient as a ProductGrad: a leaf (a weight), or the ``w.T`` of one."""
+    return not t.parents or t.op == "transpose"
+
+
 def _matmul_vjp(node, g):
     a, b = node.parents
     A, B = a.data, b.data
     ga = gb = None
-    # Fast paths for the shapes models use; each gradient is made in its operand's memory order
-    # (for ``x @ w.T`` the gradient of the transposed view comes out transposed, so ``w.grad``
-    # is row-major like ``w`` and the optimizer's update runs on contiguous memory).
+    # Fast paths for the shapes models use. A weight's gradient is handed on as a ProductGrad, so the
+    # engine multiplies each weight's products out once per pass instead of once per use.
     if B.ndim == 2 and A.ndim == 1:  # vector @ matrix: h @ W.T
         if a.requires_grad:
             ga = B @ g
         if b.requires_grad:
-            gb = np.outer(g, A).T if _column_major(B) else np.outer(A, g)
+            gb = ProductGrad(A[:, None], g[None, :]) if _waits(b) else np.outer(A, g)
         return ga, gb
     if B.ndim == 2 and A.ndim == 2:  # matrices: layers, recurrent steps
         if a.requires_grad:
-            ga = (B @ g.T).T if _column_major(A) else g @ B.T
+            ga = ProductGrad(g, B.T) if _waits(a) else g @ B.T
         if b.requires_grad:
-            gb = (g.T @ A).T if _column_major(B) else A.T @ g
+            gb = ProductGrad(A.T, g) if _waits(b) else A.T @ g
         return ga, gb
     if B.ndim == 2:  # a stack of rows times one matrix (a Linear layer on (B, T, F)): as one matrix
         g2 = g.reshape(-1, g.shape[-1])
@@ -212,11 +210,11 @@ def _matmul_vjp(node, g):
             ga = (g2 @ B.T).reshape(A.shape)
         if b.requires_grad:
             A2 = A.reshape(-1, A.shape[-1])
-            gb = (g2.T @ A2).T if _column_major(B) else A2.T @ g2
+            gb = ProductGrad(A2.T, g2) if _waits(b) else A2.T @ g2
         return ga, gb
     if B.ndim == 1 and A.ndim == 2:  # matrix @ vector: W @ h, the commonest op of a hand-written RNN
         if a.requires_grad:
-            ga = np.outer(B, g).T if _column_major(A) else np.outer(g, B)
+            ga = ProductGrad(g[:, None], B[None, :]) if _waits(a) else np.outer(g, B)
         if b.requires_grad:
             gb = g @ A
         return ga, gb
@@ -540,12 +538,18 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
         raise ShapeError(
             f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}"
         ) from None
+    if out.ndim == 2 and (axes is None or [ax % 2 for ax in axes] == [1, 0]):  # a matrix's transpose
+        return _make(out, "transpose", (a,), _TRANSPOSE_2D, saves_inputs=False, view_of=a)
     inverse = None if axes is None else np.argsort([ax % a.ndim for ax in axes])
 
     def backward(g):
         return (np.transpose(g, inverse),)
 
     return _make(out, "transpose", (a,), backward, saves_inputs=False, view_of=a)
+
+
+# ``g.T`` also transposes a weight's ProductGrad (by swapping its factors), so ``w.T`` passes it on to ``w``.
+_TRANSPOSE_2D = NodeRule(lambda node, g: (g.T,), passes_products=True)
 
 
 _BASIC = (slice, int)  # index parts that never repeat an element (the fast path)
