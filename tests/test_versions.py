@@ -203,3 +203,19 @@ def test_random_sequences_of_forward_step_backward_never_give_a_stale_gradient(a
                 assert p.grad is None
             else:
                 np.testing.assert_allclose(p.grad, expected[name], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("make_view", [lambda t: t.T, lambda t: t[1:], lambda t: t.detach(), lambda t: t.reshape(-1)])
+def test_a_counter_made_late_is_shared_by_a_base_and_its_view_both_ways(make_view):
+    # Counters are made on first need: here the graph saves ``x`` while it has none, and the view
+    # that makes one comes afterwards. An update through either must still reach the saved version.
+    for update_view in (False, True):
+        x = Tensor(np.arange(1.0, 7.0).reshape(2, 3))
+        w = Tensor(np.ones((2, 3)), requires_grad=True)
+        loss = (w * x).sum()
+        assert x._vc is None  # nothing needed a counter yet
+        v = make_view(x)
+        (v if update_view else x).mul_(2.0)
+        assert x._version == v._version == 1
+        with pytest.raises(GraphError, match="modified by an in-place operation"):
+            loss.backward()

@@ -327,7 +327,7 @@ def node_constructors(node_type: type) -> tuple[Callable, Callable]:
         out._retains_grad = False
         out._hooks = None
         out._seq = next_seq()
-        out._vc = [0] if view_of is None else view_of._vc  # a view shares its base's version counter
+        out._vc = None if view_of is None else shared_counter(view_of)  # a view shares its base's counter
         out.op = op
         if tracked:
             out.requires_grad = True
@@ -335,8 +335,8 @@ def node_constructors(node_type: type) -> tuple[Callable, Callable]:
             out._backward = backward
             if not saves_inputs:
                 out._saved_versions = None
-            elif len(parents) == 2:  # saved_versions(parents), inlined: this runs once per recorded op
-                out._saved_versions = (parents[0]._vc[0], parents[1]._vc[0])
+            elif len(parents) == 2 and parents[0]._vc is None and parents[1]._vc is None:
+                out._saved_versions = _NEVER_UPDATED  # the common case, without a new tuple per node
             else:
                 out._saved_versions = saved_versions(parents)
         else:
@@ -525,7 +525,12 @@ class Gradients:
         self.waiting[key] = total
 
     def _defer(self, leaf, g: ProductGrad) -> None:
-        """Keep the factors of a leaf's product for :meth:`finish`."""
+        """Keep the factors of a leaf's product for :meth:`finish`, if they are much smaller than it."""
+        if g.left.size + g.right.size > leaf.data.size // 4:
+            # Wide factors (a batch of 32 rows, say): one GEMM now is already efficient, and joining
+            # them later would copy more than adding the product into ``.grad`` does.
+            accumulate_leaf(leaf, g.dense())
+            return
         entry = self.products.get(id(leaf))
         if entry is None:
             entry = self.products[id(leaf)] = [leaf, [], [], 0]
@@ -591,7 +596,8 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
         saved = node._saved_versions
         if saved is not None:  # the op reads its inputs: were they updated in place since it saved them?
             if len(parents) == 2:  # saved_versions(parents), inlined for the common binary op
-                changed = saved[0] != parents[0]._vc[0] or saved[1] != parents[1]._vc[0]
+                va, vb = parents[0]._vc, parents[1]._vc  # None: never updated, still version 0
+                changed = (va is not None and va[0] != saved[0]) or (vb is not None and vb[0] != saved[1])
             else:
                 changed = saved != saved_versions(parents)
             if changed:
@@ -618,19 +624,39 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
 
 
 # ------------------------------------------------------------------------------ version counters
+# A tensor's counter is a one-element list shared with its views (t.T, t[1:], t.detach()), as in
+# PyTorch. It is made only when first needed -- the first in-place update, or the first view -- so
+# the many tensors that never get either (most results of ops) carry ``_vc = None``, meaning version
+# 0, and cost no list for the garbage collector to track.
+_NEVER_UPDATED = (0, 0)  # the saved versions of two inputs that have no counter yet
+
+
+def shared_counter(t) -> list[int]:
+    """``t``'s version counter, made now if ``t`` has none yet (to share it with a view of ``t``)."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    return vc
+
+
+def version(t) -> int:
+    """How many in-place updates ``t``'s memory has had."""
+    vc = t._vc
+    return 0 if vc is None else vc[0]
+
+
 def saved_versions(parents: tuple) -> tuple[int, ...]:
-    """The version of each parent (written out for 1 and 2 parents: this runs once per recorded op)."""
-    if len(parents) == 2:
-        return (parents[0]._vc[0], parents[1]._vc[0])
-    if len(parents) == 1:
-        return (parents[0]._vc[0],)
-    return tuple([p._vc[0] for p in parents])
+    """The version of each parent, as an op saves them."""
+    if len(parents) == 1:  # the other common case (binary ops are inlined where this is called)
+        vc = parents[0]._vc
+        return (0,) if vc is None else (vc[0],)
+    return tuple([version(p) for p in parents])
 
 
 def _describe(t) -> str:
     """Name a tensor for an error: a parameter by its name; a view (``w.T``) by the tensor it views."""
     views = []
-    while t.parents and t.parents[0]._vc is t._vc:  # a view shares its base's counter: name the base
+    while t.parents and t._vc is not None and t.parents[0]._vc is t._vc:  # a view shares its base's counter
         views.append(t.op)
         t = t.parents[0]
     if t.name:
@@ -645,14 +671,14 @@ def _describe(t) -> str:
 
 def modified_error(node, saved: tuple[int, ...]) -> GraphError:
     """The error for a saved input that was updated in place between forward and backward."""
-    for index, (parent, version) in enumerate(zip(node.parents, saved)):
-        if parent._vc[0] != version:
+    for index, (parent, saved_version) in enumerate(zip(node.parents, saved)):
+        if version(parent) != saved_version:
             where = node.scope.path or "<top level>"
             step = "" if node.scope.step is None else f", time step {node.scope.step}"
             return GraphError(
                 f"backward: input {index} of op '{node.op}' (scope '{where}'{step}), {_describe(parent)}, "
                 f"was modified by an in-place operation after the op saved it for backward: it is at "
-                f"version {parent._vc[0]}, but the op saved version {version}. In-place updates "
+                f"version {version(parent)}, but the op saved version {saved_version}. In-place updates "
                 f"(optimizer.step(), load_state_dict, t[i] = v, t.add_(...)) change values the gradient "
                 f"formula needs; run the forward pass again after the update, or update after backward"
             )

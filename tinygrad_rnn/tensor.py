@@ -13,7 +13,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import BACKWARD_LOCK, PER_THREAD, STATE, Role, next_seq, node_constructors, run_backward
+from .autograd import (
+    BACKWARD_LOCK,
+    PER_THREAD,
+    STATE,
+    Role,
+    next_seq,
+    node_constructors,
+    run_backward,
+    shared_counter,
+    version,
+)
 from .autograd import SliceGrad as _SliceGrad  # noqa: F401  (ops written against the old names)
 from .autograd import unbroadcast as _unbroadcast  # noqa: F401
 from .errors import ArgumentError, DTypeError, GraphError, ShapeError
@@ -71,9 +81,9 @@ def _init_leaf(t: Tensor, array: np.ndarray) -> None:
     t._retains_grad = False
     t._hooks = None
     t._seq = next_seq()
-    # The version counter: bumped by every in-place update the library makes (see bump_version).
-    # A one-element list, so a view (t.T, t[1:], t.detach()) can share its base's counter, as in PyTorch.
-    t._vc = [0]
+    # The version counter, bumped by every in-place update the library makes (see bump_version);
+    # None until the first update or view needs it (see tinygrad_rnn.autograd.shared_counter).
+    t._vc = None
     t._saved_versions = None
     t.requires_grad = False
 
@@ -203,7 +213,7 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place updates this tensor's memory has had (shared with its views), as PyTorch's."""
-        return self._vc[0]
+        return version(self)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -306,7 +316,7 @@ class Tensor:
         subscript, a weak reference to the source as ``origin``), so tools can show truncated-BPTT cuts.
         """
         out = _wrap(self.data)
-        out._vc = self._vc  # same memory, same version counter (as torch's detach)
+        out._vc = shared_counter(self)  # same memory, same version counter (as torch's detach)
         source = self.role
         out.role = Role(
             source.name if source is not None else "detached",
@@ -931,7 +941,11 @@ def bump_version(t: Tensor) -> None:
     backward then refuses to run on the new values (:class:`GraphError`), as PyTorch's version
     counter does. Writing into ``t.data`` directly is not seen (see :func:`detect_anomaly`).
     """
-    t._vc[0] += 1
+    vc = t._vc
+    if vc is None:
+        t._vc = [1]  # nobody shares it yet (a view would have made it): a new counter, at version 1
+    else:
+        vc[0] += 1
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:

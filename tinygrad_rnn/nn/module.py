@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from ..autograd import scope
+from ..autograd import scope, shared_counter
 from ..errors import ArgumentError, CheckpointError, DTypeError, ShapeError
 from ..tensor import Tensor, _init_leaf, bump_version
 
@@ -52,7 +52,7 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad: bool = True) -> None:
         if isinstance(data, Tensor):  # shares the tensor's memory and version counter, as torch.nn.Parameter
             _init_leaf(self, data.data)
-            self._vc = data._vc
+            self._vc = shared_counter(data)
         else:
             super().__init__(data, requires_grad=False)  # an array or list is copied, as by Tensor()
         if self.data.dtype.kind != "f":
