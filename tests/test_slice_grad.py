@@ -121,6 +121,22 @@ def test_advanced_index_still_scatter_adds_repeats():
     np.testing.assert_array_equal(x.grad[:, 0], [2.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(7,), (7, 5), (7, 3, 2)])
+def test_integer_array_index_gradient_equals_sequential_scatter_add(shape, dtype):
+    """An embedding-style lookup (many repeats, negative rows) adds each row's gradients in order, bit for bit."""
+    rng = np.random.default_rng(3)
+    rows = rng.integers(-7, 7, size=(40, 9))
+    x = tg.Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    g = rng.standard_normal(rows.shape + shape[1:]).astype(dtype)
+    x[rows].backward(g)
+    expected = np.zeros(shape, dtype=dtype)
+    for k, row in enumerate(rows.ravel()):  # the definition: one addition per use, in order
+        expected[row] += g.reshape((rows.size, *shape[1:]))[k]
+    assert x.grad.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(x.grad, expected)
+
+
 def test_dense_materialises_the_slice():
     piece = _SliceGrad((slice(None), slice(1, 3)), np.ones((2, 2), dtype=np.float32))
     full = piece.dense(np.empty((2, 4), dtype=np.float32))
