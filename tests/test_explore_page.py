@@ -134,7 +134,8 @@ def test_click_on_a_step_lights_exactly_its_gradient_path(page, built):
     view = plan(graph, DrawOptions(detail="op", max_nodes=400, legend=False, params=["weight_hh_l0"]))
     expected = {
         n.id for n in view.nodes if on_path.intersection(n.members)
-    }  # a drawn node lights if one of its ops does
+    }  # a drawn node lights if one of its ops does, and so does the copy of a lit state that starts the next row
+    expected |= {n.id for n in view.nodes if n.kind == "carried" and n.id[8:].rsplit(">", 1)[0] in expected}
     (h_index,) = [i for i, n in enumerate(nodes) if n.get("h") and n["step"] == step]
     page.locator(f'#graph g.node[data-node="{h_index}"]').click()
     lit = page.eval_on_selector_all("#graph g.node.hl", "els => els.map(e => e.querySelector('title').textContent)")

@@ -259,6 +259,13 @@ def _level_data(graph: Graph, view: View, shared: dict[str, dict]) -> dict:
             if e.share is not None:  # the signed share the static drawing writes on this edge
                 info["signed"] = _r([e.share])[0]
         edges.append(info)
+    # A state handed to the next row enters it through a dashed copy (viz.plan's carried node): the
+    # page walks from the state to its copy, so a gradient path crosses the rows as the drawing does.
+    for n in view.nodes:
+        if n.kind == "carried":
+            edges.append(
+                {"src": index[n.id.removeprefix("carried/").rsplit(">", 1)[0]], "dst": index[n.id], "kind": "carry"}
+            )
     roots = {view_id for view_id, n in ((v.id, v) for v in view.nodes) for m in n.members if m in graph.roots}
     return {
         "detail": view.detail,
