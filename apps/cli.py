@@ -278,7 +278,7 @@ def _cmd_graph_scalar(args: argparse.Namespace, out: Path, fmt: str) -> int:
         )
     viz = _import_viz()
     from tinygrad_rnn.autograd import Role, scope
-    from tinygrad_rnn.graph import trace
+    from tinygrad_rnn.graph import record_gradients, trace
     from tinygrad_rnn.nn import scalar_rnn
     from tinygrad_rnn.random import manual_seed
 
@@ -290,8 +290,9 @@ def _cmd_graph_scalar(args: argparse.Namespace, out: Path, fmt: str) -> int:
     with scope("loss", step=last):  # the same last-step loss as the tensor engine's drawing: ½ Σ_j h_T[j]²
         loss = 0.5 * sum(v * v for v in hs[-1])
     loss.role = Role("L", last + 1, "loss")
-    loss.backward()
-    graph = trace(loss)
+    with record_gradients() as record:
+        loss.backward()
+    graph = trace(loss, gradients=record)
     names = [p.name for p in cell.parameters()]
     prefixes = [p.strip() for p in args.params.split(",") if p.strip()]
     chosen = names if "all" in prefixes else [n for n in names if any(n.startswith(p) for p in prefixes)]

@@ -210,3 +210,13 @@ def test_a_fused_layer_is_reported_as_one_op_without_a_time_step():
     first_line = str(info.value).splitlines()[0]
     assert first_line.startswith("detect_anomaly: backward of op 'fused_rnn' in scope 'RNN.l0' sent")
     assert "time step" not in first_line.split(" sent ")[0]
+
+
+def test_the_scalar_engine_is_checked_too_forward_and_backward():
+    # Value reports its nodes and edges through the same hooks as Tensor, so one detector serves both.
+    with tg.detect_anomaly(), tg.scope("neuron", step=2):
+        with pytest.raises(AnomalyError, match=r"forward of op 'mul' produced inf .*scope 'neuron', time step 2"):
+            tg.Value(1e308) * 10.0
+        root = tg.Value(0.0) ** 0.5  # forward fine: 0 ** 0.5 = 0; its slope there is infinite
+        with pytest.raises(AnomalyError, match=r"backward of op 'pow' in scope 'neuron', time step 2 sent inf"):
+            (root * 2.0).backward()

@@ -111,15 +111,32 @@ def test_trace_of_scalar_value_graph_has_node_and_edge_gradients():
     a, b = tg.Value(2.0, name="a"), tg.Value(-3.0, name="b")
     c = a * b
     d = (c + a).tanh()
-    d.backward()
-    g = trace(d)
+    with record_gradients() as record:  # the scalar engine reports every edge, as the tensor engine
+        d.backward()
+    g = trace(d, gradients=record)
     assert g.engine == "scalar"
     assert len(g) == 5
     assert float(g.param("a").grad) == pytest.approx(a.grad)
+    assert float(g.node_of(c).grad) == pytest.approx(c.grad)  # an op node's gradient, summed from its edges
     # a is used twice: its two edge gradients sum to a.grad.
     uses = g.contributions("a")
     assert len(uses) == 2
     assert sum(float(u.grad) for u in uses) == pytest.approx(a.grad, rel=1e-12)
+    # d(tanh(ab + a))/da along the edge a -> mul is b * tanh', along a -> add it is tanh'.
+    slope = 1 - d.data**2
+    assert sorted(float(u.grad) for u in uses) == pytest.approx(sorted([-3.0 * slope, slope]), rel=1e-12)
+
+
+def test_trace_of_scalar_graph_without_a_record_has_node_gradients_only():
+    # One source of edge gradients for both engines (the recording): nothing is recomputed from the Values.
+    a = tg.Value(2.0, name="a")
+    y = (a * a).tanh()
+    y.backward()
+    g = trace(y)
+    assert float(g.param("a").grad) == a.grad and float(g.node_of(y).grad) == 1.0
+    assert all(e.grad is None for e in g.edges)
+    with pytest.raises(GraphError, match="record_gradients"):
+        g.contributions("a")
 
 
 def test_first_nonfinite_finds_the_first_nan_in_forward_order():

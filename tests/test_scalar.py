@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_rnn import DTypeError, Scope, scope
-from tinygrad_rnn.autograd import toposort
+from tinygrad_rnn.autograd import STATE, toposort
 from tinygrad_rnn.scalar import Value
 
 
@@ -155,3 +155,33 @@ def test_backward_of_a_leaf_accumulates_one_and_edge_shares_follow_the_chain_rul
     prod, t = a * b, b.tanh()
     assert prod._backward(0.5) == (0.5 * -2.0, 0.5 * 3.0)  # d(ab)/da = b, d(ab)/db = a
     assert t._backward(2.0) == pytest.approx((2.0 * (1 - math.tanh(-2.0) ** 2),))
+
+
+def test_backward_reports_every_edge_and_creation_reports_every_node_through_the_engine_hooks():
+    # The observers of the tensor engine (autograd's edge_hook and node_hook) see the scalar engine too.
+    made, sent = [], []
+    STATE.node_hook = made.append
+    try:
+        a, b = Value(2.0), Value(-3.0)
+        c = a * b
+        d = (c + a).tanh()
+    finally:
+        STATE.node_hook = None
+    assert made[0] is c and made[-1] is d and len(made) == 3  # the op results (mul, add, tanh)
+    STATE.edge_hook = lambda child, parent, index, grad: sent.append((child, parent, index, grad))
+    try:
+        d.backward()
+    finally:
+        STATE.edge_hook = None
+    assert {(child.op, index) for child, _, index, _ in sent} == {
+        ("tanh", 0),
+        ("add", 0),
+        ("add", 1),
+        ("mul", 0),
+        ("mul", 1),
+    }
+    for child, parent, index, grad in sent:
+        assert parent is child.parents[index]
+        assert grad == child._backward(child.grad)[index]  # the chain rule's share along that edge
+    # What each node received, summed over its edges, is its gradient (a is used twice).
+    assert sum(g for _, parent, _, g in sent if parent is a) == a.grad

@@ -11,7 +11,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn, recurrence
 from tinygrad_rnn.autograd import scope
 from tinygrad_rnn.errors import ArgumentError, CheckpointError, ShapeError
-from tinygrad_rnn.graph import trace
+from tinygrad_rnn.graph import record_gradients, trace
 from tinygrad_rnn.nn import scalar_rnn
 
 KINDS = {
@@ -123,8 +123,9 @@ def test_per_step_contributions_of_one_scalar_weight_sum_to_its_gradient_exactly
     cell = scalar_rnn.RNNCell(1, 2)
     hs, _ = scalar_rnn.unroll(cell, [[0.5], [-1.0], [0.3], [1.2]])
     loss = sum(v * v for h_t in hs for v in h_t)
-    loss.backward()
-    graph = trace(loss)
+    with record_gradients() as record:  # the scalar engine reports each edge, as the tensor engine does
+        loss.backward()
+    graph = trace(loss, gradients=record)
     w = cell.weight_hh[0][1]
     parts = recurrence.contributions(graph, "weight_hh[0,1]")
     assert [c.step for c in parts] == [0, 1, 2, 3]  # one use per step

@@ -1,9 +1,10 @@
 """Anomaly detection: stop at the first NaN or Inf and say which op made it, in which scope, from where.
 
 A long unrolled recurrence that explodes usually shows up only at the end, as a loss or a gradient
-full of ``nan``. Inside :func:`detect_anomaly` every tensor an op creates is checked as it is made
-(through ``autograd.STATE.node_hook``) and every gradient sent along an edge in backward is checked
-as it is sent (through ``autograd.STATE.edge_hook``). The first non-finite value raises
+full of ``nan``. Inside :func:`detect_anomaly` every node an op creates, in either engine (a tensor
+or a scalar ``Value``), is checked as it is made (through ``autograd.STATE.node_hook``) and every
+gradient sent along an edge in backward is checked as it is sent (through
+``autograd.STATE.edge_hook``). The first non-finite value raises
 :class:`~tinygrad_rnn.errors.AnomalyError` at once, naming
 
 * the op (``"matmul"``, ``"exp"``, ...) and whether its forward or its backward went wrong,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import linecache
+import math
 import os
 import sys
 import weakref
@@ -94,8 +96,9 @@ def _format_scope(node) -> str:
     return f"scope '{path}'" + ("" if scope.step is None else f", time step {scope.step}")
 
 
-def _describe_bad(values: np.ndarray) -> str:
-    """'nan' / 'inf' / 'nan and inf', how many, and where the first one is."""
+def _describe_bad(values) -> str:
+    """'nan' / 'inf' / 'nan and inf', how many, and where the first one is (an array, or a Value's float)."""
+    values = np.asarray(values)
     bad = ~np.isfinite(values)
     kinds = []
     if np.isnan(values).any():
@@ -108,7 +111,7 @@ def _describe_bad(values: np.ndarray) -> str:
 
 def _node_label(node) -> str:
     kind = f"op '{node.op}'" if node.op else ("parameter '" + node.name + "'" if node.name else "leaf tensor")
-    return f"{kind} of shape {node.data.shape}"
+    return f"{kind} of shape {np.shape(node.data)}"
 
 
 def _checksum(values: np.ndarray) -> int:
@@ -136,6 +139,8 @@ def _check_fingerprints(child, saved: tuple, site) -> None:
 
 
 def _finite(values) -> bool:
+    if type(values) is float:  # a Value of the scalar engine
+        return math.isfinite(values)
     return values.dtype.kind != "f" or bool(np.isfinite(values).all())
 
 
@@ -174,13 +179,14 @@ def detect_anomaly() -> Iterator[None]:
             previous_node_hook(node)
         site = _creation_site()
         sites[node] = site
-        if node._saved_versions is not None:  # its backward reads its inputs: remember what they were
+        # A tensor op whose backward reads its inputs: remember what they were (a Value has no such op).
+        if getattr(node, "_saved_versions", None) is not None:
             fingerprints[node] = _fingerprints(node)
         if _finite(node.data):
             return
         origin = ""
         if node.parents:
-            shapes = ", ".join(str(p.data.shape) for p in node.parents)
+            shapes = ", ".join(str(np.shape(p.data)) for p in node.parents)
             bad = [f"input {i} ({_node_label(p)})" for i, p in enumerate(node.parents) if not _finite(p.data)]
             if bad:  # the op only passed the problem on: say where it came from
                 origin = f"; its inputs (shapes {shapes}) were already non-finite: {', '.join(bad)}"
@@ -195,7 +201,7 @@ def detect_anomaly() -> Iterator[None]:
         saved = fingerprints.get(child)
         if saved is not None:
             _check_fingerprints(child, saved, sites.get(child))
-        if grad.dtype.kind == "f" and not np.isfinite(grad).all():
+        if not _finite(grad):
             raise AnomalyError(
                 f"detect_anomaly: backward of op '{child.op}' in {_format_scope(child)} sent "
                 f"{_describe_bad(grad)} to its input {index} ({_node_label(parent)}, "

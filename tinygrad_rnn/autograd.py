@@ -204,32 +204,33 @@ def toposort(*roots) -> list:
     """Return the nodes that ``roots`` depend on, parents before children (a root after its parents).
 
     The one topological sort of the project (graph tracing, gradient-flow measurement and the
-    monitor use it). An explicit stack (no recursion), so graphs of any depth work; parents are
-    visited in their tuple order and roots in the order given, so the result is deterministic for a
-    given program. A node reachable from several roots appears once.
+    monitor use it; both engines' backward passes need no sort: they visit nodes newest first by
+    creation number, see :data:`next_seq`). An explicit stack (no recursion), so graphs of any depth
+    work; parents are visited in their tuple order and roots in the order given, so the result is
+    deterministic for a given program. A node reachable from several roots appears once.
 
     Args:
-        *roots: graph nodes (anything with a ``parents`` tuple), in either engine.
+        *roots: graph nodes (anything with a ``parents`` tuple that hashes by identity, as
+            :class:`~tinygrad_rnn.Tensor` and :class:`~tinygrad_rnn.scalar.Value` do), in either engine.
 
     Returns:
         A list of the distinct nodes reachable from ``roots`` through ``parents``.
     """
     order = []
-    seen = set()
+    seen = set()  # the nodes themselves: hashing by identity is cheaper than calling id() on each
     append, mark = order.append, seen.add
     for root in roots:
-        if id(root) in seen:
+        if root in seen:
             continue
-        mark(id(root))
+        mark(root)
         # Each entry is (node, iterator over its parents); a node is emitted once all parents are.
         stack = [(root, iter(root.parents))]
         push, pop = stack.append, stack.pop
         while stack:
             node, parents = stack[-1]
             for parent in parents:
-                key = id(parent)
-                if key not in seen:
-                    mark(key)
+                if parent not in seen:
+                    mark(parent)
                     grandparents = parent.parents
                     if grandparents:
                         push((parent, iter(grandparents)))
@@ -244,7 +245,9 @@ def toposort(*roots) -> list:
 
 # ------------------------------------------------------------------------------- making nodes
 # Every node, of either engine, takes a number from this counter when it is made. A node is always
-# made after its parents, so backward can visit nodes newest first instead of sorting the graph.
+# made after its parents, so both backward passes visit nodes newest first instead of sorting the
+# graph: the tensor engine pops them from a heap (Gradients), the scalar engine sorts the op nodes
+# it reaches by this number, which is cheaper than toposort's walk (benchmarks/: about 14%).
 next_seq = itertools.count().__next__
 
 

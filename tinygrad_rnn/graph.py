@@ -267,9 +267,10 @@ def trace(outputs, gradients: GradientRecord | bool | None = None) -> Graph:
         outputs: a node or a sequence of nodes (e.g. the losses of successive truncated-BPTT chunks).
         gradients: where node and edge gradients come from. A :class:`GradientRecord` (from
             :func:`record_gradients`) gives every node's and every edge's gradient of the recorded
-            backward passes. ``None`` (default) uses what the nodes hold: ``.grad`` of leaves and of
-            tensors that called ``retain_grad()``; for Value graphs, every node's ``.grad`` and
-            every edge's gradient. ``False`` leaves gradients out.
+            backward passes, in either engine. ``None`` (default) uses what the nodes hold: ``.grad``
+            of leaves and of tensors that called ``retain_grad()``, and every Value's ``.grad``;
+            edges then have no gradient (record them to get per-use contributions). ``False``
+            leaves gradients out.
 
     Returns:
         The traced :class:`Graph`.
@@ -362,10 +363,8 @@ class Graph:
         if gradients is not False:
             if isinstance(gradients, GradientRecord):
                 graph._grads_from_record(gradients)
-            elif scalar:
-                graph._grads_from_values()
             else:
-                graph._grads_from_tensors()
+                graph._grads_from_nodes()
         return graph
 
     def _grads_from_record(self, record: GradientRecord) -> None:
@@ -387,21 +386,11 @@ class Graph:
             ):
                 n.grad = np.ones(n.shape)  # the seed of backward on a scalar output
 
-    def _grads_from_tensors(self) -> None:
+    def _grads_from_nodes(self) -> None:
         for n in self.nodes:
             g = getattr(n.obj, "grad", None)
             if g is not None:
                 n.grad = np.asarray(g)
-
-    def _grads_from_values(self) -> None:
-        for n in self.nodes:
-            n.grad = np.asarray(float(n.obj.grad))
-        for n in self.nodes:
-            backward = n.obj._backward  # the scalar engine keeps its closures: recompute per-edge shares
-            if backward is None or not n.parents:
-                continue
-            for e, g in zip(self._in_edges[n.id], backward(float(n.obj.grad))):
-                e.grad = np.asarray(float(g))
 
     def __repr__(self) -> str:
         steps = self.steps()

@@ -117,7 +117,7 @@ def contributions(graph: Graph, param) -> list[Contribution]:
     for e in uses:
         site = graph[e.dst]
         if e.grad is None:
-            if graph.engine == "tensor" and site.obj.requires_grad:
+            if site.obj.requires_grad:  # either engine: gradients per edge come from a record only
                 raise GraphError(
                     f"contributions: no gradient recorded for the uses of {node.label!r}; run "
                     f"backward inside `with record_gradients() as rec:` and trace with gradients=rec"

@@ -7,11 +7,10 @@ but an iterative backward, deterministic parent order and the node interface of
 
 from __future__ import annotations
 
-import itertools
 import math
 from operator import attrgetter
 
-from .autograd import BACKWARD_LOCK, PER_THREAD
+from .autograd import BACKWARD_LOCK, PER_THREAD, next_seq
 from .errors import ArgumentError, DTypeError
 
 
@@ -28,9 +27,9 @@ def _value(x) -> Value:
 
 
 _new = object.__new__
-# Every Value takes a number from this counter when it is made. A node is always made after its
-# parents, so creation order is a topological order: backward sorts by it instead of searching.
-_next_seq = itertools.count().__next__
+# Every Value takes a number from the engine's creation counter (autograd.next_seq, shared with
+# tensors). A node is always made after its parents, so creation order is a topological order:
+# backward sorts by it instead of searching.
 _creation_order = attrgetter("_seq")
 
 
@@ -38,6 +37,7 @@ def _node(data: float, op: str, p0: Value | None, d0: float, p1: Value | None = 
     """A new Value: its number, the op that made it, and up to two parents with d(result)/d(parent).
 
     The one place nodes are built (``Value.__init__`` adds only the checks a user's input needs).
+    An observer installed as ``autograd``'s ``node_hook`` sees each one, as in the tensor engine.
     """
     out = _new(Value)
     out.data = data
@@ -47,10 +47,13 @@ def _node(data: float, op: str, p0: Value | None, d0: float, p1: Value | None = 
     out._d0 = d0
     out._d1 = d1
     out.op = op
-    out.scope = PER_THREAD.state.scope
+    state = PER_THREAD.state
+    out.scope = state.scope
     out.name = None
     out.role = None
-    out._seq = _next_seq()
+    out._seq = next_seq()
+    if state.node_hook is not None and p0 is not None:  # op results, as the tensor engine's (not constants)
+        state.node_hook(out)
     return out
 
 
@@ -73,7 +76,7 @@ class Value:
     # four fields instead of two tuples: one allocation per node instead of up to three, which also
     # means fewer garbage-collector passes while a graph is built (with three, they took about a
     # sixth of the benchmark MLP's training step). benchmarks/: 10.1 ms -> 7.2 ms per step.
-    __slots__ = ("data", "grad", "_p0", "_p1", "_d0", "_d1", "op", "scope", "name", "role", "_seq")
+    __slots__ = ("data", "grad", "_p0", "_p1", "_d0", "_d1", "op", "scope", "name", "role", "_seq", "__weakref__")
 
     def __init__(self, data: float, name: str | None = None) -> None:
         try:
@@ -89,7 +92,7 @@ class Value:
         self.scope = PER_THREAD.state.scope
         self.name = name
         self.role = None  # a Role, set by the code that made this node (see tinygrad_rnn.autograd.Role)
-        self._seq = _next_seq()
+        self._seq = next_seq()
 
     @property
     def requires_grad(self) -> bool:
@@ -208,7 +211,9 @@ class Value:
 
         Gradients accumulate (``+=``) into ``.grad``, as in micrograd; reset them to 0 between passes.
         Passes in several threads run one at a time (``autograd.BACKWARD_LOCK``), so a graph shared
-        between threads gets every contribution.
+        between threads gets every contribution. As in the tensor engine, an observer installed as
+        ``autograd``'s ``edge_hook`` (:func:`~tinygrad_rnn.graph.record_gradients`,
+        :func:`~tinygrad_rnn.detect_anomaly`) sees the gradient sent along every edge.
         """
         with BACKWARD_LOCK:
             self._backward_pass()
@@ -238,11 +243,19 @@ class Value:
                 mark(parent)
                 push(parent)
                 keep(parent)
-        order.sort(key=_creation_order)  # parents before children (see _next_seq)
+        order.sort(key=_creation_order)  # parents before children (see autograd.next_seq)
         self.grad = 1.0
+        edge_hook = PER_THREAD.state.edge_hook
         for node in reversed(order):
             g = node.grad
-            node._p0.grad += g * node._d0
+            parent = node._p0
+            share = g * node._d0
+            parent.grad += share
+            if edge_hook is not None:
+                edge_hook(node, parent, 0, share)
             parent = node._p1
             if parent is not None:
-                parent.grad += g * node._d1
+                share = g * node._d1
+                parent.grad += share
+                if edge_hook is not None:
+                    edge_hook(node, parent, 1, share)

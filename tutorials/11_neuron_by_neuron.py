@@ -90,8 +90,9 @@ for t, h_t in enumerate(hs):
         for j, v in enumerate(h_t):
             total = total + 0.5 * (v - float(targets[t, j])) * (v - float(targets[t, j]))
     total.role = Role("L", t + 1, "loss")
-total.backward()
-neuron_graph = trace(total)
+with record_gradients() as neuron_record:  # each edge's gradient, recorded as in the layer view
+    total.backward()
+neuron_graph = trace(total, gradients=neuron_record)
 print(f"L = {total.data:.6f} on the scalar engine ({len(neuron_graph)} scalar nodes)")
 values = np.array([[v.data for v in h_t] for h_t in hs])
 lesson.claim(

@@ -81,7 +81,8 @@ def _neuron_and_layer_graphs(seed: int):
         for i in range(3):
             y = y + tg.Value(W2[0, i], name=f"W2[0,{i}]") * hidden[i]
     neuron_loss = (y - target) ** 2
-    neuron_loss.backward()
+    with record_gradients() as neuron_record:
+        neuron_loss.backward()
 
     # Layer level: the same network with one matmul per layer.
     params = {}
@@ -95,7 +96,7 @@ def _neuron_and_layer_graphs(seed: int):
     layer_loss = ((out - target) ** 2).sum()
     with record_gradients() as record:
         layer_loss.backward()
-    return trace(neuron_loss), trace(layer_loss, gradients=record)
+    return trace(neuron_loss, gradients=neuron_record), trace(layer_loss, gradients=record)
 
 
 def _neuron_vs_layer(neuron_graph, layer_graph, scale) -> dot.Drawing:
