@@ -338,8 +338,12 @@ def node_constructors(node_type: type) -> tuple[Callable, Callable]:
             out._backward = backward
             if not saves_inputs:
                 out._saved_versions = None
-            elif len(parents) == 2 and parents[0]._vc is None and parents[1]._vc is None:
-                out._saved_versions = _NEVER_UPDATED  # the common case, without a new tuple per node
+            elif len(parents) == 2:  # saved_versions(parents), inlined: this runs once per recorded op
+                va, vb = parents[0]._vc, parents[1]._vc
+                if va is None and vb is None:
+                    out._saved_versions = _NEVER_UPDATED  # the common case, without a new tuple per node
+                else:
+                    out._saved_versions = (0 if va is None else va[0], 0 if vb is None else vb[0])
             else:
                 out._saved_versions = saved_versions(parents)
         else:
@@ -497,35 +501,38 @@ class Gradients:
                         heappush(self.queue, (-node._seq, key, node))
                         return
             g = g.dense()
-        if type(g) is not SliceGrad and g.shape != node.data.shape:
-            g = unbroadcast(g, node.data.shape)
+        data = node.data
+        sliced = type(g) is SliceGrad
+        if not sliced and g.shape != data.shape:
+            g = unbroadcast(g, data.shape)
         if not node.parents and not node._hooks:
             accumulate_leaf(node, g)
             return
         key = id(node)
-        previous = self.waiting.get(key)
-        if type(previous) is ProductGrad:
-            previous = previous.dense()
-            self.owned.add(id(previous))  # made here: nobody else holds it
-        if previous is None and type(g) is not SliceGrad:
-            self.waiting[key] = g
+        waiting, owned = self.waiting, self.owned
+        previous = waiting.get(key)
+        if previous is None:  # the first gradient to reach this node
             heappush(self.queue, (-node._seq, key, node))
-            return
-        if previous is None:
-            heappush(self.queue, (-node._seq, key, node))
-            total = np.zeros_like(node.data)
-        elif id(previous) in self.owned and previous.dtype == node.data.dtype and previous.shape == node.data.shape:
-            total = previous  # a sum this pass made and nobody else holds: safe to add into
+            if not sliced:
+                waiting[key] = g
+                return
+            total = np.zeros(data.shape, data.dtype)
         else:
-            # A new array, never ``+=`` on ``previous``: it may be the very array another node received.
-            total = np.array(previous, dtype=np.result_type(previous, g.grad if type(g) is SliceGrad else g))
-            self.owned.discard(id(previous))  # ``previous`` dies here; a later array may reuse its id
-        if type(g) is SliceGrad:
+            if type(previous) is ProductGrad:
+                previous = previous.dense()
+                owned.add(id(previous))  # made here: nobody else holds it
+            if id(previous) in owned and previous.dtype == data.dtype and previous.shape == data.shape:
+                total = previous  # a sum this pass made and nobody else holds: safe to add into
+            else:
+                # A new array, never ``+=`` on ``previous``: it may be the very array another node received.
+                total = np.array(previous, dtype=np.result_type(previous, g.grad if sliced else g))
+                owned.discard(id(previous))  # ``previous`` dies here; a later array may reuse its id
+        if sliced:
             total[g.index] += g.grad
         else:
             total += g
-        self.owned.add(id(total))
-        self.waiting[key] = total
+        owned.add(id(total))
+        waiting[key] = total
 
     def _defer(self, leaf, g: ProductGrad) -> None:
         """Keep the factors of a leaf's product for :meth:`finish`, if they are much smaller than it."""
@@ -564,9 +571,10 @@ class Gradients:
         """The newest node still waiting and its summed gradient, or ``(None, None)`` when done."""
         if not self.queue:
             return None, None
-        node = heappop(self.queue)[2]
-        g = self.waiting.pop(id(node))
-        self.owned.discard(id(g))  # it leaves the pass: a later array may reuse its id
+        _, key, node = heappop(self.queue)
+        g = self.waiting.pop(key)
+        if self.owned:
+            self.owned.discard(id(g))  # it leaves the pass: a later array may reuse its id
         return node, g
 
 
@@ -579,6 +587,7 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
     """
     edge_hook = PER_THREAD.state.edge_hook
     pending = Gradients()
+    send, receive = pending.add, pending.pop
     node, g = root, grad
     while node is not None:
         if node._hooks:
@@ -586,7 +595,7 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
         parents = node.parents
         if not parents:
             accumulate_leaf(node, g)
-            node, g = pending.pop()
+            node, g = receive()
             continue
         if node._retains_grad:
             node._grad = np.array(g) if node._grad is None else node._grad + g
@@ -621,9 +630,10 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
                 else:
                     pg = unbroadcast(pg, parent.data.shape)
                     edge_hook(node, parent, index, pg)
-            pending.add(parent, pg)
-        node, g = pending.pop()
-    pending.finish()
+            send(parent, pg)
+        node, g = receive()
+    if pending.products:
+        pending.finish()
 
 
 # ------------------------------------------------------------------------------ version counters

@@ -37,6 +37,8 @@ def register(name: str) -> Callable[[Callable], Callable]:
 
 def _pair(op: str, a, b) -> tuple[Tensor, Tensor]:
     """Make both operands tensors; a Python number takes the dtype of the tensor beside it."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common case, checked first
+        return a, b
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # two plain operands (e.g. ``where(mask, 1.0, 0.0)``): the first sets the dtype
     if not isinstance(a, Tensor):
@@ -46,10 +48,13 @@ def _pair(op: str, a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
+_NUMBERS = (float, int)
+
+
 def _constant(op: str, x, other: Tensor) -> Tensor:
     """Wrap a non-tensor operand; numbers and lists take the float dtype of ``other``."""
     try:
-        array = None if isinstance(x, float | int) else np.asarray(x)
+        array = None if isinstance(x, _NUMBERS) else np.asarray(x)
     except ValueError:
         raise ShapeError(f"{op}: the operand {x!r:.60} is a ragged nested list; rows must have equal lengths") from None
     if array is not None and array.dtype.kind not in "biuf":  # None would become nan, "2" would become 2.0
@@ -763,11 +768,13 @@ def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     axis = _normalise_axis("log_softmax", axis, a.ndim)
     if a.data.size == 0:  # nothing to normalise; np.max would refuse an empty axis
         return _make(a.data.astype(np.result_type(a.data, 0.5)), "log_softmax", (a,), lambda g: (g,))
-    shifted = a.data - np.max(a.data, axis=axis, keepdims=True)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    # The ufuncs' reduce, not np.max / np.sum (or the array methods): those add Python wrappers per
+    # call, and a hand-written RNN calls log_softmax once per step.
+    shifted = a.data - np.maximum.reduce(a.data, axis=axis, keepdims=True)
+    out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
     def backward(g):
-        return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+        return (g - np.exp(out) * np.add.reduce(g, axis=axis, keepdims=True),)
 
     return _make(out, "log_softmax", (a,), backward, saves_inputs=False)
 
