@@ -30,7 +30,7 @@ demo: $(VENV)/.installed graphviz
 
 # The README's pictures: rerun the demo and copy the ones the README shows into docs/images.
 README_IMAGES := rnn_unrolled.svg rnn_cells.svg lstm_cells.svg rnn_rolled.svg neuron_vs_layer.svg \
-	gradient_flow.png rnn_contributions.png state_gradients.png loss_use_map.png
+	gradient_flow.png rnn_contributions.png state_gradients.png loss_use_map.png tbptt_bands.svg
 images: demo chromium
 	mkdir -p docs/images
 	cp $(addprefix $(OUT)/,$(README_IMAGES)) docs/images/

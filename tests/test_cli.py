@@ -73,7 +73,7 @@ def test_demo_writes_every_picture(needs_dot, tmp_path):
     assert result.returncode == 0, result.stderr
     written = [Path(line.removeprefix("wrote ")) for line in result.stdout.splitlines() if line.startswith("wrote ")]
     names = {p.name for p in written}
-    for stem in ("rnn_unrolled", "rnn_cells", "lstm_cells", "rnn_rolled", "neuron_vs_layer"):
+    for stem in ("rnn_unrolled", "rnn_cells", "lstm_cells", "rnn_rolled", "neuron_vs_layer", "tbptt_bands"):
         assert {f"{stem}.dot", f"{stem}.svg", f"{stem}.png"} <= names
     assert {"gradient_flow.png", "rnn_contributions.png", "state_gradients.png"} <= names
     assert {"explore.html", "explore.gif"} <= names  # the explorer page and its recording

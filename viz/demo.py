@@ -19,6 +19,8 @@ Every model is built from a fixed seed, so the pictures are the same on every ru
 8. ``loss_use_map.png`` -- with a loss at every step, what the loss at step t sends to ``weight_hh_l0``
    through its use at step k (:func:`tinygrad_rnn.recurrence.loss_use_map`), as a log heat map.
 9. ``explore.html`` and ``explore.gif`` -- the explorer page of an LSTM learning the adding problem.
+10. ``tbptt_bands`` -- truncated BPTT: 12 steps of ``nn.RNNCell`` in chunks of 4, one band per chunk,
+    the ``detach()`` cuts between them; only the last chunk's loss is backpropagated.
 
 All drawings share one colour scale in whole decades (:func:`tinygrad_rnn.viz.dot.common_scale`),
 so a colour means the same gradient norm in every picture.
@@ -57,6 +59,25 @@ def _write_drawing(drawing: dot.Drawing, stem: Path, render: bool) -> list[Path]
         written.append(drawing.render(stem.with_suffix(".svg")))
         written.append(drawing.render(stem.with_suffix(".png")))
     return written
+
+
+def _truncated(seed: int, hidden: int, steps: int = 12, every: int = 4):
+    """Truncated BPTT through ``nn.RNNCell`` in chunks of ``every`` steps, as in tutorial 4, traced with
+    every chunk (the last chunk's loss backpropagated, gradients recorded)."""
+    tg.manual_seed(seed)
+    cell = tg.nn.RNNCell(1, hidden)
+    x = tg.Tensor(np.random.default_rng(seed + 1).standard_normal((steps, 1, 1)))
+    h, ends = None, []
+    for t in range(steps):
+        if t % every == 0 and h is not None:
+            ends.append(h)
+            h = tg.nn.utils.detach_state(h)  # the cut: value kept, history forgotten
+        with tg.scope("rnn", step=t):
+            h = cell(x[t], h)
+    loss = h.sum()
+    with record_gradients() as record:
+        loss.backward()
+    return trace([*ends, loss], gradients=record)
 
 
 def _neuron_and_layer_graphs(seed: int):
@@ -133,7 +154,9 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
     rnn, rnn_graph = _unroll("rnn", long_steps, hidden, seed)
     _, lstm_graph = _unroll("lstm", long_steps, hidden, seed, memory_bias=2.0)
     neuron_graph, layer_graph = _neuron_and_layer_graphs(seed)
+    truncated = _truncated(seed, hidden)
     scale = dot.common_scale(
+        (truncated, {"detail": "cell", "params": ["weight_hh"]}),
         (graph, {"detail": "op", "params": ["weight_hh_l0"]}),
         (rnn_graph, {"detail": "cell", "params": ["weight_hh_l0"]}),
         (lstm_graph, {"detail": "cell", "params": ["weight_hh_l0"]}),
@@ -220,6 +243,20 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
     m = loss_use_map([0.5 * (output[t] * output[t]).sum() for t in range(map_steps)], model.weight_hh_l0)
     fig = plots.plot_loss_use_map(m, "weight_hh_l0", title=f"RNN, {map_steps} steps, a loss at every step")
     written.append(plots.save_figure(fig, out / "loss_use_map.png"))
+
+    # 10. Truncated BPTT: the chunks as bands, the cuts between them.
+    written += _write_drawing(
+        dot.draw(
+            truncated,
+            detail="cell",
+            params=["weight_hh"],
+            scale=scale,
+            title="Truncated BPTT, chunks of 4 steps: the last chunk's loss backpropagated\n"
+            "reaches weight_hh through its own steps only; no gradient crosses a cut",
+        ),
+        out / "tbptt_bands",
+        render,
+    )
 
     # 9. The explorer page (needs Graphviz for its drawings): an LSTM learning the adding problem
     # under a GradientMonitor, and the same recording as an animated GIF.
