@@ -376,14 +376,19 @@ def minimum(a, b) -> Tensor:
     return _make(_binary("minimum", np.minimum, a, b), "minimum", (a, b), backward)
 
 
+def _condition(op: str, condition) -> np.ndarray:
+    """A condition or mask as a new boolean array (the caller may reuse theirs before backward)."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if cond.dtype.kind not in "biuf":  # np.asarray("no", dtype=bool) would silently be True
+        raise DTypeError(f"{op}: condition must be a boolean tensor or array, got dtype {cond.dtype}")
+    return cond.astype(bool)
+
+
 @register("where")
 def where(condition, a, b) -> Tensor:
     """Pick ``a`` where ``condition`` is true, else ``b`` (broadcasting all three)."""
     a, b = _pair("where", a, b)
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
-    if cond.dtype.kind not in "biuf":  # np.asarray("no", dtype=bool) would silently be True
-        raise DTypeError(f"where: condition must be a boolean tensor or array, got dtype {cond.dtype}")
-    cond = cond.astype(bool)  # a copy: the caller may reuse their mask before backward
+    cond = _condition("where", condition)
     try:
         out = np.where(cond, a.data, b.data)
     except ValueError:
@@ -397,20 +402,25 @@ def where(condition, a, b) -> Tensor:
     return _make(out, "where", (a, b), backward, saves_inputs=False)
 
 
-@register("clip")
-def clip(a: Tensor, low=None, high=None) -> Tensor:
-    """Clamp a to [low, high]; the gradient passes only where a is inside the bounds."""
+def _bounds(op: str, low, high) -> tuple:
+    """``clip``'s bounds checked and copied (backward compares with them after the caller may change theirs)."""
     if low is None and high is None:
-        raise ArgumentError("clip: give at least one of low and high")
+        raise ArgumentError(f"{op}: give at least one of low and high")
     # Bounds are constants (no gradient flows to them): a Tensor bound is read as its array.
     low, high = (b.data if isinstance(b, Tensor) else b for b in (low, high))
     for name, bound in (("low", low), ("high", high)):
         if bound is not None and np.asarray(bound).dtype.kind not in "biuf":
-            raise DTypeError(f"clip: {name} must be a number or numeric array, got {type(bound).__name__}")
-    # Copies: backward compares with the bounds, after the caller may have changed their arrays.
+            raise DTypeError(f"{op}: {name} must be a number or numeric array, got {type(bound).__name__}")
     low, high = (b if b is None or isinstance(b, int | float) else np.array(b) for b in (low, high))
     if low is not None and high is not None and np.any(np.asarray(low) > np.asarray(high)):
-        raise ArgumentError(f"clip: low ({low}) must not exceed high ({high})")
+        raise ArgumentError(f"{op}: low ({low}) must not exceed high ({high})")
+    return low, high
+
+
+@register("clip")
+def clip(a: Tensor, low=None, high=None) -> Tensor:
+    """Clamp a to [low, high]; the gradient passes only where a is inside the bounds."""
+    low, high = _bounds("clip", low, high)
     try:
         out = np.clip(a.data, low, high)
     except ValueError:
@@ -461,6 +471,14 @@ def _check_axis(op: str, a: Tensor, axis) -> None:
         raise ShapeError(f"{op}: axis {axis!r} names the same axis twice (tensor of shape {a.shape})")
 
 
+def _check_not_empty(op: str, a: Tensor, axis) -> None:
+    """Refuse to average over an empty axis (numpy would warn and return nan)."""
+    if a.data.size == 0:
+        reduced = a.shape if axis is None else [a.shape[ax] for ax in (axis if isinstance(axis, tuple) else (axis,))]
+        if 0 in reduced:
+            raise ShapeError(f"{op}: cannot average over an empty axis (tensor of shape {a.shape}, axis {axis})")
+
+
 def _expand_reduced(g: np.ndarray, a: Tensor, axis, keepdims: bool) -> np.ndarray:
     """Put back the reduced axes of ``g`` as size 1, so it broadcasts against ``a``."""
     if axis is None or keepdims:
@@ -483,10 +501,7 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 -
 def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (int, tuple or None)."""
     _check_axis("mean", a, axis)
-    if a.data.size == 0:
-        reduced = a.shape if axis is None else [a.shape[ax] for ax in (axis if isinstance(axis, tuple) else (axis,))]
-        if 0 in reduced:  # numpy would warn and return nan
-            raise ShapeError(f"mean: cannot average over an empty axis (tensor of shape {a.shape}, axis {axis})")
+    _check_not_empty("mean", a, axis)
     out = np.mean(a.data, axis=axis, keepdims=keepdims)
     count = a.data.size // builtins.max(out.size, 1)
 
@@ -649,7 +664,7 @@ def _normalise_axis(op: str, axis: int, ndim: int) -> int:
 
 
 def _as_tensors(op: str, tensors) -> tuple[Tensor, ...]:
-    """The sequence given to cat/stack as a tuple of tensors, with errors naming ``op``."""
+    """The sequence given to cat/stack as a non-empty tuple of tensors, with errors naming ``op``."""
     if isinstance(tensors, Tensor):
         raise ShapeError(f"{op}: expected a sequence of tensors, got a single tensor of shape {tensors.shape}")
     result = []
@@ -658,7 +673,34 @@ def _as_tensors(op: str, tensors) -> tuple[Tensor, ...]:
             result.append(t if isinstance(t, Tensor) else Tensor(t))
         except (DTypeError, ShapeError) as err:
             raise type(err)(f"{op}: element {i} is not a tensor: {err}") from None
+    if not result:
+        raise ShapeError(f"{op}: expected a non-empty sequence of tensors")
     return tuple(result)
+
+
+def _cat_axis(op: str, tensors: tuple[Tensor, ...], axis) -> int:
+    """The axis to join along, once every tensor matches the first in all other dimensions."""
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ShapeError(f"{op}: 0-d tensors have no axis to join along; use stack() to make a 1-D tensor of them")
+    axis = _normalise_axis(op, axis, first.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
+            raise ShapeError(
+                f"{op}: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; all "
+                f"dimensions except axis {axis} must match"
+            )
+    return axis
+
+
+def _stack_axis(op: str, tensors: tuple[Tensor, ...], axis) -> int:
+    """The new axis to stack along, once every tensor has the first one's shape."""
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ShapeError(
+                f"{op}: tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}; all must be equal"
+            )
+    return _normalise_axis(op, axis, tensors[0].ndim + 1)
 
 
 @register("cat")
@@ -666,18 +708,7 @@ def cat(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -> 
     """Join tensors along an existing axis (``axis`` or PyTorch's ``dim``, default 0); other dimensions must match."""
     axis = _axis_alias("cat", axis, dim, 0)
     tensors = _as_tensors("cat", tensors)
-    if not tensors:
-        raise ShapeError("cat: expected a non-empty sequence of tensors")
-    first = tensors[0]
-    if first.ndim == 0:
-        raise ShapeError("cat: 0-d tensors have no axis to join along; use stack() to make a 1-D tensor of them")
-    axis = _normalise_axis("cat", axis, first.ndim)
-    for i, t in enumerate(tensors):
-        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
-            raise ShapeError(
-                f"cat: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; all "
-                f"dimensions except axis {axis} must match"
-            )
+    axis = _cat_axis("cat", tensors, axis)
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
 
     def backward(g):
@@ -691,19 +722,34 @@ def stack(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -
     """Join tensors of equal shape along a new axis (``axis`` or PyTorch's ``dim``, default 0)."""
     axis = _axis_alias("stack", axis, dim, 0)
     tensors = _as_tensors("stack", tensors)
-    if not tensors:
-        raise ShapeError("stack: expected a non-empty sequence of tensors")
-    for i, t in enumerate(tensors):
-        if t.shape != tensors[0].shape:
-            raise ShapeError(
-                f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}; all must be equal"
-            )
-    axis = _normalise_axis("stack", axis, tensors[0].ndim + 1)
+    axis = _stack_axis("stack", tensors, axis)
 
     def backward(g):
         return tuple(np.moveaxis(g, axis, 0))
 
     return _make(np.stack([t.data for t in tensors], axis=axis), "stack", tensors, backward, saves_inputs=False)
+
+
+def _split_sizes(op: str, a: Tensor, axis: int, split_size_or_sections) -> list[int]:
+    """The length of each piece: ``split_size`` repeated (the last one shorter), or the sizes given."""
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int | np.integer):
+        if split_size_or_sections <= 0:
+            raise ShapeError(f"{op}: split size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (length // split_size_or_sections)
+        if length % split_size_or_sections:
+            sizes.append(length % split_size_or_sections)
+        return sizes
+    if not isinstance(split_size_or_sections, Sequence | np.ndarray):
+        raise ShapeError(f"{op}: expected an int size or a list of sizes, got {split_size_or_sections!r}")
+    sizes = list(split_size_or_sections)
+    if not all(isinstance(n, int | np.integer) and n >= 0 for n in sizes):
+        raise ShapeError(f"{op}: sizes must be non-negative integers, got {sizes}")
+    if builtins.sum(sizes) != length:
+        raise ShapeError(
+            f"{op}: sizes {sizes} add up to {builtins.sum(sizes)}, but axis {axis} of shape {a.shape} has {length}"
+        )
+    return sizes
 
 
 def split(a: Tensor, split_size_or_sections, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
@@ -713,25 +759,8 @@ def split(a: Tensor, split_size_or_sections, axis: int = _UNSET, *, dim: int = _
     added into one buffer of ``a``'s shape, in place. ``dim`` is PyTorch's name for ``axis``.
     """
     axis = _normalise_axis("split", _axis_alias("split", axis, dim, 0), a.ndim)
-    length = a.shape[axis]
-    if isinstance(split_size_or_sections, int | np.integer):
-        if split_size_or_sections <= 0:
-            raise ShapeError(f"split: split size must be positive, got {split_size_or_sections}")
-        sizes = [split_size_or_sections] * (length // split_size_or_sections)
-        if length % split_size_or_sections:
-            sizes.append(length % split_size_or_sections)
-    else:
-        if not isinstance(split_size_or_sections, Sequence | np.ndarray):
-            raise ShapeError(f"split: expected an int size or a list of sizes, got {split_size_or_sections!r}")
-        sizes = list(split_size_or_sections)
-        if not all(isinstance(n, int | np.integer) and n >= 0 for n in sizes):
-            raise ShapeError(f"split: sizes must be non-negative integers, got {sizes}")
-        if builtins.sum(sizes) != length:
-            raise ShapeError(
-                f"split: sizes {sizes} add up to {builtins.sum(sizes)}, but axis {axis} of shape {a.shape} has {length}"
-            )
     pieces, start = [], 0
-    for size in sizes:
+    for size in _split_sizes("split", a, axis, split_size_or_sections):
         index = (slice(None),) * axis + (slice(start, start + size),)
         pieces.append(getitem(a, index))
         start += size
@@ -887,22 +916,26 @@ def gather(a: Tensor, dim: int, index) -> Tensor:
 
 def masked_fill(a: Tensor, mask, value: float) -> Tensor:
     """``a`` with ``value`` where ``mask`` is true, as ``torch.Tensor.masked_fill`` (no gradient there)."""
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-    if m.dtype != np.bool_:
-        raise DTypeError(f"masked_fill: mask must be a boolean tensor, got dtype {m.dtype}")
-    try:
-        np.broadcast_shapes(m.shape, a.shape)
-    except ValueError:
-        raise ShapeError(
-            f"masked_fill: mask of shape {m.shape} cannot be broadcast to the tensor's shape {a.shape}"
-        ) from None
-    if np.broadcast_shapes(m.shape, a.shape) != a.shape:
-        raise ShapeError(f"masked_fill: mask of shape {m.shape} would grow the tensor's shape {a.shape}")
+    m = _mask("masked_fill", mask, a)
     if isinstance(value, Tensor):
         if value.data.size != 1:
             raise ShapeError(f"masked_fill: value must be a number or a one-element tensor, got shape {value.shape}")
         value = value.item()
     return where(m, value, a)
+
+
+def _mask(op: str, mask, a: Tensor) -> np.ndarray:
+    """A boolean mask that broadcasts to ``a``'s shape without growing it."""
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(f"{op}: mask must be a boolean tensor, got dtype {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(m.shape, a.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: mask of shape {m.shape} cannot be broadcast to the tensor's shape {a.shape}") from None
+    if shape != a.shape:
+        raise ShapeError(f"{op}: mask of shape {m.shape} would grow the tensor's shape {a.shape}")
+    return m
 
 
 def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:
