@@ -380,7 +380,7 @@ def _cmd_gradflow(args: argparse.Namespace) -> int:
         flow = gradient_flow(model, x, kind=kind)
         flows.append(flow)
         labels.append(f"{kind.upper()}  ρ(W_hh) = {flow.spectral_radius:.2g}")
-        print(f"{labels[-1]:<24} ‖dh_T/dh_0‖ = {flow.jacobian_norms[0]:.3e}")
+        print(f"{labels[-1]:<24} ‖dh_T/dh_1‖ = {flow.jacobian_norms[0]:.3e}")  # h_0 is the initial state
     fig = viz.plot_gradient_flow(
         flows, labels, title=f"Gradient carried back through time: {', '.join(m.upper() for m in args.models)}"
     )

@@ -64,7 +64,7 @@ def test_gradflow_command_writes_the_plot(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"\x89PNG")
-    assert result.stdout.count("‖dh_T/dh_0‖") == 4  # two models x two radii
+    assert result.stdout.count("‖dh_T/dh_1‖") == 4  # two models x two radii
     assert "ρ(W_hh) = 0.5" in result.stdout and "ρ(W_hh) = 1.5" in result.stdout
 
 

@@ -606,6 +606,37 @@ def test_plots_have_titles_labels_legends_and_log_scale(tmp_path):
         viz.plot_state_gradients(np.zeros(3))
 
 
+def test_every_figure_numbers_steps_from_1_as_the_equations_do():
+    # h_0 is the initial state; the step run in scope(step=s) reads x_(s+1), writes h_(s+1): step s + 1.
+    from tinygrad_rnn import gradflow
+    from tinygrad_rnn.recurrence import loss_use_map
+
+    W, g = _hand_rnn(4)
+    ax = viz.plot_contributions(g.contributions("W_hh"), "W_hh", grad=W.grad).axes[0]
+    assert [p.get_x() + p.get_width() / 2 for p in ax.patches] == [1, 2, 3, 4]
+    assert ax.get_xlabel().startswith("step t")
+
+    def shown(ax, axis: str) -> list[float]:  # tick positions inside the axis' limits
+        lo, hi = sorted(getattr(ax, f"get_{axis}lim")())
+        return [t for t in getattr(ax, f"get_{axis}ticks")() if lo <= t <= hi]
+
+    flow = gradflow.gradient_flow(gradflow.make_model("rnn", 2, 3), np.ones((6, 1, 2)), kind="rnn")
+    ax = viz.plot_state_gradients(flow.state_grads).axes[0]
+    assert ax.images[0].get_extent()[:2] == [0.5, 6.5]  # column t is h_t, t = 1 ... 6
+    assert min(shown(ax, "x")) == 1 and ax.get_xlabel() == "step t (h_t)"
+
+    model = gradflow.make_model("rnn", 2, 3)
+    out, _ = model(tg.Tensor(np.ones((5, 1, 2))))
+    m = loss_use_map([(out[t] * out[t]).sum() for t in range(5)], model.weight_hh_l0)
+    ax = viz.plot_loss_use_map(m, "weight_hh_l0").axes[0]
+    assert ax.images[0].get_extent() == [0.5, 5.5, 5.5, 0.5]  # rows L_1 ... L_5, columns uses 1 ... 5
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4", "5"]
+    assert list(ax.get_yticks()) == [1, 2, 3, 4, 5]
+    # The rolled drawing sums the steps of a shared weight's uses: steps 1 to 4, as the unrolled clusters.
+    rolled = viz.draw(g, detail="rolled").source
+    assert re.search(r'"param/W_hh" -> "rolled/rnn" \[.*label="t=1\.\.4: Σ ', rolled)
+
+
 def test_readme_viz_example_runs(tmp_path):
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme[readme.index("<!-- section:viz -->") : readme.index("<!-- /section:viz -->")]

@@ -229,7 +229,7 @@ def run_demo(out: Path, steps: int = 5, seed: int = 0, render: bool = True, quic
     written.append(plots.save_figure(fig, out / "gradient_flow.png"))
     fig = plots.plot_state_gradients(
         flows[0].state_grads,
-        title=f"RNN: |dL/dh_t| per step and hidden unit (loss on step {flow_steps - 1}) — it vanishes",
+        title=f"RNN: |dL/dh_t| per step and hidden unit (loss on step {flow_steps}) — it vanishes",
     )
     written.append(plots.save_figure(fig, out / "state_gradients.png"))
 

@@ -10,6 +10,10 @@
   (:func:`tinygrad_rnn.recurrence.loss_use_map`) as a log-scale heat map.
 
 Each returns a ``matplotlib.figure.Figure``; :func:`save_figure` writes it atomically.
+
+Steps are numbered as the equations and the drawings number them: ``h_0`` is the initial state and
+the step run inside ``scope(step=s)`` (``s`` from 0, :class:`~tinygrad_rnn.autograd.Role`) reads
+``x_(s+1)`` and writes ``h_(s+1)``, so it is step ``t = s + 1``; the first step is 1.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ def save_figure(fig: Figure, path: str | os.PathLike, format: str | None = None)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=(format or path.suffix.lstrip(".") or "png").lower())
     return atomic_write(path, buffer.getvalue())
+
+
+def _step(scope_step: int) -> int:
+    """The step ``t`` as the equations number it: ``scope(step=s)`` writes ``h_(s+1)``, step ``s + 1``."""
+    return int(scope_step) + 1
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -126,7 +135,7 @@ def plot_contributions(
     """
     fig = _figure(8.0, 4.6)
     ax = fig.add_subplot()
-    steps = [c.step if c.step is not None else i for i, c in enumerate(contributions)]
+    steps = [_step(c.step if c.step is not None else i) for i, c in enumerate(contributions)]
     norms = [c.norm for c in contributions]
     ax.bar(steps, norms, color="#6a51a3")
     total = np.sum([c.grad for c in contributions], axis=0) if contributions else np.zeros(1)
@@ -134,7 +143,10 @@ def plot_contributions(
     if grad is not None:
         text += f"\n‖{name}.grad‖ = {np.linalg.norm(grad):.4g}  (max |difference| {np.max(np.abs(total - grad)):.1e})"
     ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=9, bbox={"fc": "white", "ec": "#999999"})
-    ax.set_xlabel("time step t of the use")
+    ax.set_xlabel("step t (the use W·h_(t-1) in the step that writes h_t)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if steps:
+        ax.set_xlim(min(steps) - 0.6, max(steps) + 0.6)  # no tick at 0: there is no step 0
     ax.set_ylabel(f"‖contribution of step t to {name}.grad‖")
     ax.set_title(title or f"{name}: one gradient contribution per time step; their sum is .grad")
     ax.grid(True, axis="y", alpha=0.3)
@@ -145,7 +157,7 @@ def plot_state_gradients(state_grads: np.ndarray, title: str | None = None) -> F
     """Heatmap of ``|dL/dh_t|`` (log colour scale): time steps across, hidden units down.
 
     Args:
-        state_grads: ``(T, H)`` or ``(T, B, H)`` (the first batch element is shown).
+        state_grads: ``(T, H)`` or ``(T, B, H)``, row ``i`` for ``h_(i+1)`` (the first batch element is shown).
         title: figure title.
     """
     g = np.asarray(state_grads, dtype=np.float64)
@@ -159,14 +171,17 @@ def plot_state_gradients(state_grads: np.ndarray, title: str | None = None) -> F
     hi = positive.max() if positive.size else 1.0
     fig = _figure(8.0, 4.2)
     ax = fig.add_subplot()
+    T = magnitude.shape[1]
     image = ax.imshow(
         np.maximum(magnitude, lo),
         aspect="auto",
         origin="lower",
         cmap="magma",
         norm=LogNorm(vmin=lo, vmax=max(hi, lo * 10)),
+        extent=(0.5, T + 0.5, -0.5, magnitude.shape[0] - 0.5),  # column t is h_t: h_1 ... h_T
     )
-    ax.set_xlabel("time step t")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("step t (h_t)")
     ax.set_ylabel("hidden unit")
     ax.set_title(title or "|dL/dh_t| for every step and hidden unit (loss on the last step)")
     fig.colorbar(image, ax=ax, label="|dL/dh_t|  (log scale)")
@@ -192,19 +207,20 @@ def plot_loss_use_map(m: LossUseMap, name: str = "weight_hh", title: str | None 
     lo = max(lo, hi * 1e-12)
     fig = _figure(7.2, 6.0)
     ax = fig.add_subplot()
+    T, K = norms.shape
     image = ax.imshow(
         np.ma.masked_where(norms <= 0, np.maximum(norms, lo)),
         origin="upper",
         cmap="viridis",
         norm=LogNorm(vmin=lo, vmax=hi if hi > lo else lo * 10),
         interpolation="nearest",
+        extent=(0.5, K + 0.5, T + 0.5, 0.5),  # row t is L_t, column k the use in step k: both from 1
     )
-    T, K = norms.shape
     ticks = np.arange(0, max(T, K), max(1, max(T, K) // 10))
-    ax.set_xticks(ticks[ticks < K], [str(m.use_steps[k]) for k in ticks[ticks < K]])
-    ax.set_yticks(ticks[ticks < T])
+    ax.set_xticks(ticks[ticks < K] + 1, [str(_step(m.use_steps[k])) for k in ticks[ticks < K]])
+    ax.set_yticks(ticks[ticks < T] + 1)
     ax.set_xlabel(f"use of {name} at step k")
-    ax.set_ylabel("loss at step t")
+    ax.set_ylabel("loss L_t at step t")
     shares = m.shares
     lag = np.subtract.outer(np.arange(T), np.arange(K))
     total = shares.sum()
