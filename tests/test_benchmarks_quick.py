@@ -126,6 +126,22 @@ def test_interleaved_timing_reports_every_implementation():
     assert calls.count("a") >= 5 and calls.count("b") >= 5
 
 
+def test_interleaved_stats_report_cpu_time_beside_wall_time():
+    """Waiting (a sleep, or a core taken by another process) costs wall time but no CPU time."""
+    import time
+
+    def busy():
+        end = time.process_time() + 0.002
+        while time.process_time() < end:
+            pass
+
+    stats = run.time_interleaved_stats({"sleep": lambda: time.sleep(0.002), "busy": busy}, repeats=3, target=1e-3)
+    median, fastest, cpu = stats["sleep"]
+    assert fastest <= median and median >= 0.002
+    assert cpu < median / 4  # sleeping used almost no CPU
+    assert stats["busy"][2] >= 0.0019
+
+
 def test_peak_memory_sees_numpy_allocations():
     peak = run.peak_memory_mb(lambda: np.ones(2_000_000))  # 16 MB
     assert 15 < peak < 40
