@@ -233,10 +233,32 @@ def machine_description(threads: str) -> str:
     if wl.torch is not None:
         parts.append(f"torch {wl.torch.__version__}")
     parts.append(threads)
-    if os.environ.get("OPENBLAS_CORETYPE"):
-        parts.append(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
+    parts.append(_blas_kernels())
     parts.append(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     return ", ".join(parts)
+
+
+def _blas_kernels() -> str:
+    """Which CPU kernels numpy's BLAS runs, e.g. "openblas Haswell kernels (OPENBLAS_CORETYPE=Haswell)".
+
+    The machine may force older kernels through OPENBLAS_CORETYPE (older OpenBLAS builds crash on some
+    processors); that slows every matmul, so the table must say which kernels it measured.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS kernels unknown (threadpoolctl not installed)"
+    kernels = sorted(
+        {
+            f"{info['internal_api']} {info.get('architecture') or '?'}"
+            for info in threadpool_info()
+            if info["user_api"] == "blas"
+        }
+    )
+    text = f"{', '.join(kernels) or 'unknown BLAS'} kernels"
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        text += f" (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']})"
+    return text
 
 
 # ---------------------------------------------------------------------------------- workloads
