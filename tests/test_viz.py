@@ -370,6 +370,16 @@ def test_rows_hand_the_state_on_through_connectors_and_draw_its_path_straight(ne
         assert len(ys) >= 3 and max(ys) - min(ys) < 1.0, (cluster, ys)
 
 
+def test_rows_of_several_layers_name_the_row_a_state_comes_from_without_claiming_it_is_above():
+    tg.manual_seed(0)
+    out, _ = nn.GRU(2, 3, num_layers=2)(tg.randn(2, 1, 2))
+    view = viz.draw(trace(out[-1].sum()), detail="op", rows=True, max_nodes=None).view
+    carried = {line for n in view.nodes if n.kind == "carried" for line in n.lines}
+    assert carried == {"from GRU.l0 · t = 1", "from GRU.l0 · t = 2", "from GRU.l1 · t = 1"}
+    handoffs = {n.title for n in view.nodes if n.kind == "handoff"}
+    assert handoffs == {"to GRU.l0 · t = 2", "to GRU.l1 · t = 1", "to GRU.l1 · t = 2"}
+
+
 def test_truncated_chunks_are_bands_with_the_cut_between_them_golden(needs_dot):
     drawing = viz.draw(_remedies_tbptt(), detail="cell", params=["weight_hh"], title="truncated BPTT, k = 4")
     _golden("tbptt_bands.dot", drawing.source)

@@ -262,10 +262,8 @@ def _level_data(graph: Graph, view: View, shared: dict[str, dict]) -> dict:
     # A state handed to the next row enters it through a dashed copy (viz.plan's carried node): the
     # page walks from the state to its copy, so a gradient path crosses the rows as the drawing does.
     for n in view.nodes:
-        if n.kind == "carried":
-            edges.append(
-                {"src": index[n.id.removeprefix("carried/").rsplit(">", 1)[0]], "dst": index[n.id], "kind": "carry"}
-            )
+        if n.carries is not None:
+            edges.append({"src": index[n.carries], "dst": index[n.id], "kind": "carry"})
     roots = {view_id for view_id, n in ((v.id, v) for v in view.nodes) for m in n.members if m in graph.roots}
     return {
         "detail": view.detail,

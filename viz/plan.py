@@ -336,6 +336,8 @@ class ViewNode:
         border_width: border width in points, or ``None`` for the default.
         bold_title: draw the title in bold (parameters and groups).
         layout_group: name of a straight line of nodes for the layout (Graphviz ``group``), or ``None``.
+        carries: for a ``"carried"`` node, the id of the drawn node whose value it brings into its
+            row (``h_2`` of the row before); else ``None``.
     """
 
     id: str
@@ -357,6 +359,7 @@ class ViewNode:
     style: str = "filled,rounded"
     bold_title: bool = False
     layout_group: str | None = None
+    carries: str | None = None
 
 
 @dataclass
@@ -1019,11 +1022,15 @@ def _carry_between_rows(view: View) -> None:
     that uses ``h_2`` starts with a dashed box ``h_2 ↑ from t = 2``, exactly where ``h_0`` starts the
     first row, and the edge from it carries the real edge's gradient, colour and members; the row
     that writes ``h_2`` ends in a plain ``↓ to t = 3`` (an edge of kind ``"carry"``, no members).
+    With several layers Graphviz may stack the layers' rows in either order, so the arrows are left
+    out (``from RNN.l0 · t = 2``, ``to RNN.l1 · t = 2``): the text stays true wherever the row lands.
     Every row reads left to right from the state it receives to the state it hands on.
     """
     nodes = {n.id: n for n in view.nodes}
     clusters = {c.id: c for c in view.clusters}
     made: dict[tuple[str, str], ViewNode] = {}
+    one_layer = len({c.path for c in view.clusters if c.step is not None and c.path}) <= 1
+    up, down = ("↑ ", "↓ ") if one_layer else ("", "")
     for edge in view.edges:
         src, dst = nodes.get(edge.src), nodes.get(edge.dst)
         if edge.kind != "data" or src is None or dst is None:
@@ -1036,7 +1043,7 @@ def _carry_between_rows(view: View) -> None:
                 f"carried/{src.id}>{dst.cluster}",
                 "carried",
                 src.title,
-                [f"↑ from {clusters[src.cluster].label}"],
+                [f"{up}from {clusters[src.cluster].label}"],
                 cluster=dst.cluster,
                 step=src.step,
                 path=src.path,
@@ -1045,13 +1052,14 @@ def _carry_between_rows(view: View) -> None:
                 border="#555555",
                 style="filled,rounded,dashed",
                 layout_group=src.layout_group,
+                carries=src.id,
             )
             clusters[dst.cluster].nodes.insert(0, proxy.id)
             view.nodes.append(proxy)
             handoff = ViewNode(
                 f"handoff/{src.id}>{dst.cluster}",
                 "handoff",
-                f"↓ to {clusters[dst.cluster].label}",
+                f"{down}to {clusters[dst.cluster].label}",
                 cluster=src.cluster,
                 shape="plaintext",
                 style="",
@@ -1074,8 +1082,8 @@ def _carry_between_rows(view: View) -> None:
 
 def _state_role(view_node: ViewNode, graph: Graph, nodes: dict[str, ViewNode]):
     """The declared role of the state a drawn node holds or carries into its row, else ``None``."""
-    if view_node.kind == "carried":
-        view_node = nodes[view_node.id.removeprefix("carried/").rsplit(">", 1)[0]]
+    if view_node.carries is not None:
+        view_node = nodes[view_node.carries]
     if len(view_node.members) != 1:
         return None
     role = _role_of(graph[view_node.members[0]])
