@@ -35,11 +35,14 @@ TENSOR_METHODS = {
 }
 
 
+_NOT_CODE = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+
+
 def code_lines(source: str) -> set[int]:
     """Line numbers holding code: not blank, not only a comment, not part of a docstring."""
     lines = set()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+        if tok.type not in _NOT_CODE:
             lines.update(range(tok.start[0], tok.end[0] + 1))
     for node in ast.walk(ast.parse(source)):
         body = getattr(node, "body", None)
