@@ -354,3 +354,10 @@ def test_nodes_of_both_engines_start_without_a_role_and_keep_the_one_their_maker
     y.role = Role("f", 3, "gate")
     v.role = Role("W_hh·h", 2, "projection")
     assert (y.role.label(), v.role.label(), Role("W_hh").label()) == ("f_3", "W_hh·h_2", "W_hh")
+
+
+def test_a_backward_returning_too_few_gradients_is_named_not_dropped():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    out = tinygrad_rnn.make_node(a.data * b.data, "half_done", (a, b), lambda g: (g * b.data,))
+    with pytest.raises(GraphError, match="op 'half_done' returned 1 gradients for its 2 inputs"):
+        out.sum().backward()

@@ -614,14 +614,25 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
                 changed = saved != saved_versions(parents)
             if changed:
                 raise modified_error(node, saved)
-        parent_grads = backward.vjp(node, g) if type(backward) is NodeRule else backward(g)
+        if type(backward) is NodeRule:
+            parent_grads = backward.vjp(node, g)
+        else:
+            parent_grads = backward(g)
+            if len(parent_grads) != len(parents):  # an op author's closure: say so, never drop a gradient
+                raise GraphError(
+                    f"backward: op '{node.op}' returned {len(parent_grads)} gradients for its {len(parents)} "
+                    f"inputs; a backward returns one per input, in order (None for an input that gets none)"
+                )
         if not retain_graph:
             node._backward = FREED
-        for index, parent in enumerate(parents):
-            pg = parent_grads[index]
-            if pg is None or not parent.requires_grad:
-                continue
-            if edge_hook is not None:  # observers see the whole gradient of the edge, in the parent's shape
+        if edge_hook is None:
+            for parent, pg in zip(parents, parent_grads):
+                if pg is not None and parent.requires_grad:
+                    send(parent, pg)
+        else:  # the same, and observers see the whole gradient of each edge, in the parent's shape
+            for index, (parent, pg) in enumerate(zip(parents, parent_grads)):
+                if pg is None or not parent.requires_grad:
+                    continue
                 if type(pg) is SliceGrad:
                     pg = pg.dense(parent.data)
                     edge_hook(node, parent, index, pg)
@@ -630,7 +641,7 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
                 else:
                     pg = unbroadcast(pg, parent.data.shape)
                     edge_hook(node, parent, index, pg)
-            send(parent, pg)
+                send(parent, pg)
         node, g = receive()
     if pending.products:
         pending.finish()

@@ -296,7 +296,7 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     When no element is so negative that e**-x would overflow (the usual case), the plain formula is
     used: it is accurate to rounding over the whole range. Otherwise only e**-|x| is computed.
     """
-    if x.size and x.min() > _exp_limit(x.dtype):  # the method: numpy's np.min adds a Python wrapper
+    if x.size and np.minimum.reduce(x, axis=None) > _exp_limit(x.dtype):  # np.min adds a Python wrapper
         return 1 / (1 + np.exp(-x))
     e = np.exp(-np.abs(x))  # in (0, 1]
     r = 1 / (1 + e)  # sigmoid(|x|); sigmoid(-|x|) is then e * r, one pass fewer than dividing again
