@@ -407,6 +407,15 @@ def test_truncated_chunks_are_bands_with_the_cut_between_them_golden(needs_dot):
     assert width <= 1600  # README width (it was 4,616 px: all twelve steps and five fans side by side)
 
 
+def test_cuts_inside_the_elided_steps_are_counted_in_a_note_not_drawn_as_loops():
+    view = viz.draw(_remedies_tbptt(steps=60, every=5)).view  # 60 steps: the middle 44 are one node
+    cuts = [e for e in view.edges if e.kind == "cut"]
+    assert cuts and all(e.src != e.dst and "elided" not in (e.src, e.dst) for e in cuts)
+    assert len({n.id for n in view.nodes}) == len(view.nodes)  # one marker per cut, no duplicates
+    drawn = len(cuts)
+    assert f"{11 - drawn} truncated-BPTT cuts inside a node standing for several steps not drawn" in view.notes
+
+
 def test_no_bands_without_a_cut():
     view = viz.draw(_hand_rnn(5)[1], detail="cell").view
     assert not [c for c in view.clusters if c.id.startswith("chunk")]

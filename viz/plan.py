@@ -18,6 +18,7 @@ Every field of :class:`View`, :class:`ViewNode`, :class:`ViewEdge`, :class:`View
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -940,6 +941,12 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
 
     groups_of = {n.id: g.gid for g in groups.values() for n in g.members}
     cuts = [(groups_of[s], groups_of[leaf]) for s, leaf in links if s in groups_of and leaf in groups_of]
+    # A cut inside a node standing for many steps (the elided stretch) has no ends to draw between.
+    many = {g.gid for g in groups.values() if g.kind in ("elided", "hidden")}
+    inside = [c for c in cuts if c[0] == c[1] or c[0] in many or c[1] in many]
+    if inside:
+        cuts = [c for c in cuts if c not in inside]
+        view.notes.append(f"{len(inside)} truncated-BPTT cuts inside a node standing for several steps not drawn")
     if view.rows:
         _feed_rows(view)
         _carry_between_rows(view)
@@ -1181,9 +1188,14 @@ def _chunk_bands(view: View, graph: Graph, cuts: list[tuple[str, str]]) -> bool:
         for nid in c.nodes:
             if c.step is not None and not steps_of.get(nid):
                 steps_of[nid] = {c.step}
+    leaves = {leaf for _, leaf in cuts}
+    fed_by: dict[str, list[str]] = {}  # a detached state -> the nodes it feeds (one pass over the edges)
+    for e in view.edges:
+        if e.src in leaves and e.kind == "data":
+            fed_by.setdefault(e.src, []).append(e.dst)
     starts = set()
-    for _, leaf in cuts:
-        fed = [steps_of.get(e.dst, set()) for e in view.edges if e.src == leaf and e.kind == "data"]
+    for leaf in leaves:
+        fed = [steps_of.get(dst, set()) for dst in fed_by.get(leaf, [])]
         if any(fed):
             starts.add(min(min(s) for s in fed if s))
     all_steps = sorted(set().union(*steps_of.values())) if steps_of else []
@@ -1192,7 +1204,7 @@ def _chunk_bands(view: View, graph: Graph, cuts: list[tuple[str, str]]) -> bool:
         return False
 
     def chunk(step: int) -> int:
-        return sum(1 for s in starts if s <= step)
+        return bisect.bisect_right(starts, step)  # how many chunks start at or before the step
 
     # Numbered as the equations number the states each chunk writes (its step t writes h_t).
     written = {}
@@ -1207,8 +1219,8 @@ def _chunk_bands(view: View, graph: Graph, cuts: list[tuple[str, str]]) -> bool:
         a, b = written.get(first, first), written.get(last, last)
         label = f"chunk {k + 1}: step {a}" if a == b else f"chunk {k + 1}: steps {a}–{b}"
         bands.append(ViewCluster(f"chunk{k + 1}", label, "", None, "#ffffff", border=CUT))
-    for leaf in {leaf for _, leaf in cuts}:  # a detached state starts the chunk it feeds
-        fed = [s for e in view.edges if e.src == leaf for s in steps_of.get(e.dst, set())]
+    for leaf in leaves:  # a detached state starts the chunk it feeds
+        fed = [s for dst in fed_by.get(leaf, []) for s in steps_of.get(dst, set())]
         if fed:
             steps_of[leaf] = {min(fed)}
     for c in view.clusters:
