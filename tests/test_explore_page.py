@@ -142,7 +142,10 @@ def test_click_on_a_step_lights_exactly_its_gradient_path(page, built):
     assert set(lit) == expected and len(lit) == len(expected)
     assert not any(i in graph and graph[i].step is not None and graph[i].step < step for i in lit)
     rows = page.locator("#path-table tr[data-step]")
-    assert rows.count() == T - step  # steps 2 .. T-1, each with ‖dL/dh_t‖ and ‖dh_T/dh_t‖
+    assert rows.count() == T - step  # scope steps 2 .. T-1, each with ‖dL/dh_t‖ and ‖dh_T/dh_t‖
+    # Numbered as the equations and drawings number them: scope step 2 writes h_3, it is step t = 3.
+    assert "loss → step t = 3 " in page.text_content("#panel h2")
+    assert [rows.nth(k).locator("td").first.text_content() for k in (0, T - step - 1)] == ["3", str(T)]
 
 
 def test_slider_recolours_to_the_recorded_snapshot(page, built):

@@ -147,7 +147,7 @@
     if (n.grad !== undefined) lines.push("‖grad‖ = " + num(n.grad));
     if (n.members) lines.push(n.members + " graph nodes");
     n.lines.forEach(function (t) { if (t && lines.indexOf(t) < 0 && !n.shape) lines.push(t); });
-    if (n.step !== null && n.step !== undefined) lines.push("time step t = " + n.step);
+    if (n.step !== null && n.step !== undefined) lines.push("time step t = " + tnum(n.step));
     var k = n.step !== null ? flowIndex(n.step) : -1;
     if (k >= 0 && D.flow) lines.push("‖dL/dh‖ = " + num(D.flow.dl_dh[k]) + ",  ‖dh_T/dh‖ = " + num(D.flow.dhT_dh[k]));
     if (s && k >= 0 && (n.h || n.kind === "cell" || n.kind === "step"))
@@ -161,7 +161,7 @@
     lines.push(lv.nodes[e.src].title + " → " + lv.nodes[e.dst].title + "  (" + e.kind + ")");
     if (e.grad !== undefined) lines.push("‖gradient sent back‖ = " + num(e.grad));
     if (e.param) {
-      var steps = e.steps.length === 1 ? "step " + e.steps[0] : "steps " + e.steps[0] + "–" + e.steps[e.steps.length - 1];
+      var steps = e.steps.length === 1 ? "step " + tnum(e.steps[0]) : "steps " + tnum(e.steps[0]) + "–" + tnum(e.steps[e.steps.length - 1]);
       lines.push("contribution of " + steps + " to " + e.param + ".grad:");
       lines.push("  ‖·‖ = " + num(e.grad) + ",  signed (adds up to ‖grad‖) = " + num(e.signed));
       if (s && s.contributions[e.param] && e.steps.length === 1) {
@@ -232,7 +232,7 @@
     path.forEach(function (i) { on[i] = 1; if (S.nodeEls[i]) S.nodeEls[i].classList.add("hl"); });
     L().edges.forEach(function (e, i) { if (on[e.src] && on[e.dst] && S.edgeEls[i]) S.edgeEls[i].classList.add("hl"); });
     panel.textContent = "";
-    el("h2", {}, panel, "gradient path: loss → step t = " + step + " (" + path.length + " nodes lit)");
+    el("h2", {}, panel, "gradient path: loss → step t = " + tnum(step) + " (" + path.length + " nodes lit)");
     var steps = D.flow ? D.flow.scope_steps : [];
     var k0 = steps.indexOf(step);
     if (k0 < 0) { el("p", {}, panel, "no per-step state gradients for this graph"); drawPlots(); return; }
@@ -242,7 +242,7 @@
     });
     for (var k = k0; k < steps.length; k++) {
       var row = el("tr", { "data-step": steps[k] }, table);
-      el("td", {}, row, String(steps[k]));
+      el("td", {}, row, String(tnum(steps[k])));
       el("td", {}, row, num(D.flow.dl_dh[k]));
       el("td", {}, row, num(D.flow.dhT_dh[k]));
       if (s) el("td", {}, row, num(s.dl_dh[s.scope_steps.indexOf(steps[k])]));
@@ -282,11 +282,14 @@
       sv("rect", { x: m + j * bw, y: H - m - h, width: Math.max(bw - 1, 0.5), height: h,
                    fill: v < 0 ? "#f08c28" : "#6a51a3", "data-step": steps[j] }, svg);
     });
-    axes(svg, W, H, m, "step t", S.logBars ? "|signed| (log)" : "|signed|", steps[0], steps[steps.length - 1],
+    axes(svg, W, H, m, "step t", S.logBars ? "|signed| (log)" : "|signed|", tnum(steps[0]), tnum(steps[steps.length - 1]),
          S.logBars ? Math.pow(10, lo) : 0, max);
   }
 
   // ---------------------------------------------------------------------------- plots
+  // Steps as the equations and drawings number them: scope(step=s) writes h_(s+1), so it is step s + 1.
+  function tnum(s) { return s + 1; }
+
   function axes(svg, W, H, m, xl, yl, x0, x1, y0, y1) {
     sv("line", { x1: m, y1: H - m, x2: W - 4, y2: H - m, class: "axis" }, svg);
     sv("line", { x1: m, y1: 8, x2: m, y2: H - m, class: "axis" }, svg);
@@ -374,7 +377,7 @@
       if (gates.length) {
         var colours = { f: "#a50f15", i: "#2b8cbe", o: "#31a354", z: "#a50f15", r: "#2b8cbe" };
         plot("plot-gates", "mean gate activation per step @ it " + s.iteration,
-             gates.map(function (g) { return { xs: s.scope_steps, ys: s.gates[g], colour: colours[g] || "#777", name: g + "_t" }; }),
+             gates.map(function (g) { return { xs: s.scope_steps.map(tnum), ys: s.gates[g], colour: colours[g] || "#777", name: g + "_t" }; }),
              { xlabel: "step t", ylabel: "mean", ymin: 0, ymax: 1 });
       }
     }
