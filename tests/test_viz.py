@@ -522,6 +522,28 @@ def _neuron_panel(source: str) -> str:
     return source[source.index("subgraph cluster_panel0") : source.index("subgraph cluster_panel1")]
 
 
+def test_rows_with_an_elided_stretch_stay_in_time_order(needs_dot):
+    # An op-level RNN over 50 steps: rows t = 1..8, the elided stretch, rows t = 43..50, top to bottom.
+    # A dashed copy of h_8 inside the stretch's row made Graphviz draw t = 49, 50 above t = 1.
+    tg.manual_seed(0)
+    rnn = nn.RNN(3, 4)
+    out, _ = rnn(tg.randn(50, 1, 3))
+    loss = 0.5 * (out[-1] * out[-1]).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    drawing = viz.draw(trace(loss, gradients=rec), params=["weight_hh_l0"])
+    assert drawing.detail == "op" and drawing.view.rows
+    height = {}
+    for line in drawing.digraph.pipe(format="plain").decode().splitlines():
+        parts = line.split()
+        if parts[0] == "node":
+            height[parts[1].strip('"')] = float(parts[3])
+    order = [f"RNN.l0@t{t}/tanh#0" for t in range(8)] + ["elided"] + [f"RNN.l0@t{t}/tanh#0" for t in range(42, 50)]
+    ys = [height[n] for n in order]
+    assert ys == sorted(ys, reverse=True), [n for n, _ in sorted(zip(order, ys), key=lambda p: -p[1])]
+    assert "↓ to t = 9 … 42" in drawing.source  # the row of t = 8 says where its state goes
+
+
 def test_neuron_view_lays_out_one_column_per_layer_with_each_neurons_own_weights_inside_it(needs_dot):
     from tinygrad_rnn.viz.demo import _neuron_and_layer_graphs, _neuron_vs_layer
 

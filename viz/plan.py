@@ -1044,6 +1044,36 @@ def _carry_between_rows(view: View) -> None:
             continue
         if src.cluster is None or dst.cluster is None or src.cluster == dst.cluster:
             continue
+        if dst.kind == "elided":
+            # The elided stretch is a row of one node: a dashed copy of h_8 beside it made Graphviz
+            # shuffle the rows (t = 49 and 50 drawn above t = 1, t = 48 below the stretch). The
+            # row of t = 8 ends in '↓ to t = 9 … 42' with the gradient's colour; the edge itself is
+            # kept (its members, its gradient) but not drawn.
+            if (src.id, dst.cluster) not in made:
+                made[src.id, dst.cluster] = dst
+                handoff = ViewNode(
+                    f"handoff/{src.id}>{dst.cluster}",
+                    "handoff",
+                    f"{down}to {clusters[dst.cluster].label}",
+                    cluster=src.cluster,
+                    shape="plaintext",
+                    style="",
+                )
+                clusters[src.cluster].nodes.append(handoff.id)
+                view.nodes.append(handoff)
+                view.edges.append(
+                    ViewEdge(
+                        src.id,
+                        handoff.id,
+                        kind="carry",
+                        count=0,
+                        colour=edge.colour,
+                        width=edge.width,
+                        style=edge.style,
+                    )
+                )
+            edge.style, edge.constraint = "invis", False
+            continue
         proxy = made.get((src.id, dst.cluster))
         if proxy is None:
             proxy = made[src.id, dst.cluster] = ViewNode(
