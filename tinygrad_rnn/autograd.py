@@ -484,7 +484,7 @@ class Gradients:
         # Entries (-creation number, id, node): a node is always made after its parents, so popping
         # the newest first is a reverse topological order. The id breaks ties between copies.
         self.queue = []
-        self.products = {}  # id(leaf) -> [leaf, left factors, right factors, their element count]
+        self.products = None  # id(leaf) -> [leaf, left factors, right factors, their element count]
 
     def add(self, node, g) -> None:
         """Send ``g`` (an array of any broadcast shape, a :class:`SliceGrad` or a :class:`ProductGrad`) to ``node``."""
@@ -506,7 +506,10 @@ class Gradients:
         if not sliced and g.shape != data.shape:
             g = unbroadcast(g, data.shape)
         if not node.parents and not node._hooks:
-            accumulate_leaf(node, g)
+            if sliced or node._grad is None:
+                accumulate_leaf(node, g)
+            else:  # accumulate_leaf's commonest case, inlined: a weight adding a gradient into its .grad
+                np.add(node._grad, g, out=node._grad)
             return
         key = id(node)
         waiting, owned = self.waiting, self.owned
@@ -541,6 +544,8 @@ class Gradients:
             # them later would copy more than adding the product into ``.grad`` does.
             accumulate_leaf(leaf, g.dense())
             return
+        if self.products is None:
+            self.products = {}  # made on first need: most passes (and every tiny one) have no products
         entry = self.products.get(id(leaf))
         if entry is None:
             entry = self.products[id(leaf)] = [leaf, [], [], 0]
@@ -565,7 +570,7 @@ class Gradients:
         for entry in self.products.values():
             if entry[1]:
                 self._multiply_out(entry)
-        self.products.clear()
+        self.products = None
 
     def pop(self):
         """The newest node still waiting and its summed gradient, or ``(None, None)`` when done."""
