@@ -238,3 +238,21 @@ def test_bce_with_logits_weight_and_pos_weight_match_pytorch(reduction):
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), **TOL)
     module = nn.BCEWithLogitsLoss(weight=weight, reduction=reduction, pos_weight=pos_weight)
     np.testing.assert_allclose(module(Tensor(logits), target).data, ours.data, **TOL)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_bidirectional_reverse_roles_use_the_original_time(kind):
+    # Graves' h←_t = H(W x_t + U h←_(t+1) + b): the reverse node named x_t holds input x_t, the one
+    # named h_t is the reverse half of output t, W_hh·h_(t+1) reads h_(t+1), and the pass starts at h_5.
+    tg.manual_seed(0)
+    xs = tg.randn(4, 1, 2)
+    layer = getattr(nn, kind)(2, 3, bidirectional=True)
+    out, _ = layer(xs)
+    reverse = [n for n in _nodes(out) if n.role is not None and n.scope.path.endswith("l0_reverse")]
+    named = {n.role.label(): n for n in reverse}
+    for t in range(1, 5):
+        np.testing.assert_array_equal(named[f"x_{t}"].data, xs.data[t - 1])
+        np.testing.assert_array_equal(named[f"h_{t}"].data, out.data[t - 1, :, 3:])
+        assert named[f"h_{t}"].scope.step == t - 1  # step t's box, contributions and tracks: time t
+        assert named[f"W_hh·h_{t + 1}"].scope.step == t - 1
+    assert named["h_5"].role.kind == "initial_state" and "h_0" not in named and "W_hh·h_0" not in named

@@ -441,12 +441,41 @@ def test_bidirectional_steps_get_one_box_per_direction():
     # The state flows step to step within each direction, never across.
     by_id = {n.id: n.title for n in view.nodes}
     chained = [(by_id[e.src], by_id[e.dst]) for e in view.edges if e.src in by_id and by_id[e.src] in steps]
-    assert ("t = 1 →", "t = 2 →") in chained and ("t = 1 ←", "t = 2 ←") in chained
+    # The reverse pass runs from the last step to the first: its state goes from t = 2 to t = 1.
+    assert ("t = 1 →", "t = 2 →") in chained and ("t = 2 ←", "t = 1 ←") in chained
+    assert ("t = 1 ←", "t = 2 ←") not in chained
     assert all(a[-1] == b[-1] for a, b in chained if b in steps)
     op_boxes = [c.label for c in viz.draw(graph, detail="op").view.clusters]
     assert op_boxes == [f"RNN.l0{s} · t = {t} {a}" for t in (1, 2, 3) for s, a in (("", "→"), ("_reverse", "←"))]
     one_way = viz.draw(_hand_rnn(3)[1], detail="step").view
     assert sorted(n.title for n in one_way.nodes if n.kind == "step") == ["t = 1", "t = 2", "t = 3"]
+
+
+def test_bidirectional_reverse_contributions_are_indexed_by_the_original_time():
+    graph = _bidirectional_graph(3)
+    forward = {c.step: c.grad for c in graph.contributions("weight_hh_l0")}
+    reverse = [(c.step, c.grad) for c in graph.contributions("weight_hh_l0_reverse")]
+    assert [step for step, _ in reverse] == [2, 1, 0]  # computed from the last step to the first
+    # Each pass's first use reads its zero initial state, so sends nothing: h_0 forward, h_4 reverse.
+    assert not forward[0].any() and forward[2].any()
+    assert not dict(reverse)[2].any() and dict(reverse)[0].any()
+
+
+def test_bidirectional_reverse_box_t_holds_the_input_x_t():
+    # The '←' box of step t is the reverse pass at time t: it reads x_t (not x_(T+1-t)) and writes h_t.
+    tg.manual_seed(0)
+    xs = tg.randn(4, 1, 2)
+    out, _ = nn.LSTM(2, 3, bidirectional=True)(xs)
+    graph = trace(out.sum())
+    view = viz.draw(graph, detail="step").view
+    boxes = {n.title: n for n in view.nodes if n.kind == "step"}
+    for t in range(1, 5):
+        members = [graph[m] for m in boxes[f"t = {t} ←"].members]
+        (x_t,) = [n for n in members if n.role is not None and n.role.kind == "input"]
+        assert x_t.role.label() == f"x_{t}"
+        np.testing.assert_array_equal(x_t.obj.data, xs.data[t - 1])
+        (h_t,) = [n for n in members if n.role is not None and n.role.label() == f"h_{t}"]
+        np.testing.assert_array_equal(h_t.obj.data, out.data[t - 1, :, 3:])  # the reverse half of y_t
 
 
 def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_below():

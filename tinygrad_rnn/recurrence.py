@@ -90,6 +90,10 @@ def _role(node):
 def contributions(graph: Graph, param) -> list[Contribution]:
     """Each use site's share of ``param``'s gradient, in topological (time) order.
 
+    ``step`` is the time the use belongs to; a bidirectional layer's reverse pass is numbered by the
+    original time too (its use at step t reads ``h_(t+1)``, see :class:`~tinygrad_rnn.nn.RNN`), so
+    its contributions come in descending ``step``, the order it ran in.
+
     Args:
         graph: a graph traced with ``gradients=`` a record from
             :func:`~tinygrad_rnn.graph.record_gradients` taken around ``backward``.

@@ -36,7 +36,8 @@ What you see
   adds a note with the gradient norm before and after clipping; the first node holding a NaN/Inf
   is filled red.
 * **Bidirectional layers.** The forward and the reverse pass of a step are drawn apart: ``t = 3 →``
-  and ``t = 3 ←`` (the reverse pass's step 3 reads the third input from the end).
+  and ``t = 3 ←``. Both read ``x_3``; the reverse one reads ``h_4`` (of the step after it) and
+  writes the reverse ``h_3``, as in Graves' equations; the reverse pass starts from ``h_(T+1)``.
 
 Levels of detail and automatic collapse
 ---------------------------------------

@@ -105,7 +105,7 @@ def _is_reverse(path: str) -> bool:
 
 def _step_key(n: Node) -> tuple[str, str]:
     # One node per time step and direction: a bidirectional layer's forward step t and reverse step t
-    # are different computations (the reverse one reads x_(T+1-t)), drawn apart.
+    # are different computations (both read x_t; the reverse one reads h_(t+1)), drawn apart.
     return f"step/t{n.step}" + ("_reverse" if _is_reverse(n.path) else ""), "step"
 
 

@@ -10,7 +10,8 @@ a spec, and so is a cell a user defines in a file of their own (see ``examples/`
 Every step function says what each node it makes means, with :func:`tag`: ``x_t``, the
 projections ``W_xh·x_t`` and ``W_hh·h_(t-1)``, the pre-activation ``a_t``, the gates, the
 candidate and the new states. Subscripts follow the equations (see
-:class:`~tinygrad_rnn.autograd.Role`): the step run inside ``scope(step=t)`` writes ``h_(t+1)``.
+:class:`~tinygrad_rnn.autograd.Role`): the step run inside ``scope(step=t)`` writes ``h_(t+1)``
+(in a bidirectional layer's reverse pass too, which reads ``h_(t+2)``: see :func:`tag`).
 Tracing, drawing and :mod:`tinygrad_rnn.recurrence` read these roles; none guesses them.
 """
 
@@ -26,15 +27,24 @@ from ..tensor import Tensor
 _new_tuple = tuple.__new__
 _ROLE_DEFAULTS = Role("")[3:]  # origin, span, ... as Role defaults them
 
-__all__ = ["CELLS", "CellSpec", "cell_spec", "gru_step", "lstm_step", "project", "rnn_step", "tag"]
+__all__ = ["CELLS", "CellSpec", "cell_spec", "gru_step", "is_reverse_scope", "lstm_step", "project", "rnn_step", "tag"]
 
 
 # ------------------------------------------------------------------------------------ roles
+def is_reverse_scope(path: str) -> bool:
+    """True for a module path inside a bidirectional layer's reverse pass (a part named ``l{k}_reverse``,
+    PyTorch's parameter suffix): there, step t reads ``x_t`` and the state of step ``t + 1``."""
+    return any(part.endswith("_reverse") for part in path.split("."))
+
+
 def tag(node: Tensor, name: str, kind: str, lag: int = 0) -> Tensor:
     """Say what ``node`` means in the step equations, and return it (so a line reads like the equation).
 
     The subscript is taken from the current ``scope(step=t)``: ``t + 1 - lag`` (``lag=1`` for a
     quantity of the previous step, such as ``W_hh·h_(t-1)``); no subscript outside a step scope.
+    Inside a bidirectional layer's reverse pass (a scope named ``..._reverse``, see
+    :class:`~tinygrad_rnn.nn.rnn.RNNBase`) the previous step is the *later* time, so the subscript
+    is ``t + 1 + lag``: the reverse step at time t reads ``x_t`` and ``h_(t+1)`` and writes ``h_t``.
 
     Args:
         node: the tensor just made.
@@ -48,10 +58,14 @@ def tag(node: Tensor, name: str, kind: str, lag: int = 0) -> Tensor:
     Example:
         >>> f = tag(a_f.sigmoid(), "f", "gate")     # f_t = σ(a_f)
     """
-    step = PER_THREAD.state.scope.step  # the hot-path read: one thread-local lookup
+    scope = PER_THREAD.state.scope  # the hot-path read: one thread-local lookup
+    step = scope.step
+    if step is not None:
+        # Only the few lagged tags (W_hh·h) look at the path: the reverse pass's previous state is h_(t+1).
+        step += 1 + lag if lag and is_reverse_scope(scope.path) else 1 - lag
     # Built from the tuple with Role's own defaults for every field after kind (they adapt when
     # Role grows a field): this runs for every node of every step, and Role(...) costs twice as much.
-    node.role = _new_tuple(Role, (name, None if step is None else step + 1 - lag, kind, *_ROLE_DEFAULTS))
+    node.role = _new_tuple(Role, (name, step, kind, *_ROLE_DEFAULTS))
     return node
 
 

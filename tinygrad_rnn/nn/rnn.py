@@ -234,8 +234,15 @@ class RNNBase(Module):
         bidirectional: run a second pass over the reversed sequence in every layer, with its own
             parameters named ``..._l{k}_reverse`` (PyTorch's names); outputs carry ``2 * H``
             features (forward, then reverse), ``h_n`` is ``(2 * num_layers, B, H)`` ordered
-            ``l0, l0_reverse, l1, ...``. The reverse pass runs in scope ``l{k}_reverse`` (its step
-            ``t`` reads ``x_(T-1-t)``), so a drawing shows and clusters the two directions apart.
+            ``l0, l0_reverse, l1, ...``. The reverse pass runs in scope ``l{k}_reverse``, so a
+            drawing shows and clusters the two directions apart. Its nodes are numbered by the
+            original time, as in Graves' bidirectional equations ``h←_t = H(W x_t + U h←_(t+1) + b)``:
+            it runs ``scope(step=t-1)`` for t = T, ..., 1, reading ``x_t`` and ``h_(t+1)`` and
+            writing ``h_t`` (roles ``x_t``, ``W_hh·h_(t+1)``, ``f_t``, ``h_t``); its initial state is
+            ``h_(T+1)`` (kind ``"initial_state"``) and ``h_n`` holds its ``h_1``. So step t's ``←``
+            box of a drawing and the use of ``weight_hh_l{k}_reverse`` at step t (per-use
+            contributions, the loss-use map) belong to input ``x_t``, and :func:`state_tracks` lists
+            the reverse states in time order (the reverse of the order they are computed in).
         dtype: parameter dtype (float64 by default).
         fused: run each layer as one graph node with the spec's fused kernel (faster; same numbers);
             the reverse pass runs the same kernel on the reversed sequence.
@@ -307,17 +314,24 @@ class RNNBase(Module):
             getattr(self, f"bias_hh_l{k}{suffix}", None),
         )
 
-    def _layer(self, k: int, inputs, state: tuple, suffix: str = "") -> tuple[list[Tensor], tuple]:
-        """Run layer k over all time steps; ``inputs[t]`` is the input at step t."""
+    def _layer(
+        self, k: int, inputs, state: tuple, suffix: str = "", reverse: bool = False
+    ) -> tuple[list[Tensor], tuple]:
+        """Run layer k over all time steps; ``inputs[t]`` is the input at step t.
+
+        With ``reverse``, the steps run from the last to the first, each still in ``scope(step=t)``
+        of the input it reads; the outputs are returned in time order (``outputs[t]`` is ``h_(t+1)``).
+        """
         step, weights = self.spec.step, self._weights(k, suffix)
-        outputs = []
-        for t in range(len(inputs)):
+        steps = range(len(inputs))
+        outputs = [None] * len(inputs)
+        for t in reversed(steps) if reverse else steps:
             with scope(step=t):
                 x_t = inputs[t]  # layer 0: the slice x[t], made here; layer k > 0: layer k-1's h_t
                 if x_t.role is None:
                     tag(x_t, "x", "input")
                 state = step(x_t, state, *weights)
-            outputs.append(state[0])
+            outputs[t] = state[0]
         return outputs, state
 
     def _fused_layer(self, k: int, inputs, state: tuple, suffix: str = "") -> tuple[Tensor, tuple]:
@@ -328,8 +342,8 @@ class RNNBase(Module):
             inputs = stack(list(inputs), axis=0)
         output, final = self.spec.fused(inputs, state, *self._weights(k, suffix))
         steps = inputs.shape[0]
-        for s, name in zip(final, self.spec.states):
-            s.role = Role(name, steps, "state")
+        for s, name in zip(final, self.spec.states):  # the reverse pass ends at time 1
+            s.role = Role(name, 1 if suffix else steps, "state")
         return output, final
 
     def _initial_states(self, hx, batch: int | None, dtype) -> list[Tensor] | None:
@@ -400,15 +414,18 @@ class RNNBase(Module):
                         state = tuple(Tensor(zeros) for _ in self.spec.states)
                     else:
                         state = tuple(s[k * len(directions) + d] for s in given)  # (B, H) each
+                    # The reverse pass starts after the last input: its initial state is h_(T+1).
+                    start = len(inputs) + 1 if suffix else 0
                     for s, name in zip(state, self.spec.states):
                         if s.role is None:  # a detached state keeps its own role (where it was cut)
-                            s.role = Role(name, 0, "initial_state")
-                    seq = inputs if not suffix else _reversed(inputs)
-                    if self.fused:
+                            s.role = Role(name, start, "initial_state")
+                    if self.fused:  # the kernel runs forward in time: give it the reversed sequence
+                        seq = inputs if not suffix else _reversed(inputs)
                         out, state = self._fused_layer(k, seq, state, suffix)  # out: one (T, B, H) tensor
-                    else:
-                        out, state = self._layer(k, seq, state, suffix)
-                    outputs.append(out if not suffix else _reversed(out))
+                        outputs.append(out if not suffix else _reversed(out))
+                    else:  # outputs come back in time order, whichever way the pass ran
+                        out, state = self._layer(k, inputs, state, suffix, reverse=bool(suffix))
+                        outputs.append(out)
                 finals.append(state)
             inputs = outputs[0] if len(outputs) == 1 else _join_directions(*outputs)
 
