@@ -2,11 +2,11 @@
 
 The engine is ``tinygrad_rnn/autograd.py`` (all of it) and the core of ``tinygrad_rnn/tensor.py``:
 the node type (``Tensor``'s slots and constructor, ``.grad``, ``backward``, hooks, ``retain_grad``,
-``detach``, ``requires_grad_``), how a leaf is made (``_init_leaf``, ``_wrap``), the binding of the
-node constructor, the in-place version bump and the hook plumbing (``RemovableHandle``,
-``_hook_result``). Not counted: docstrings, comments, blank lines, and the long tail of convenience
-methods (operators, ``sum``/``reshape``/... wrappers, factories, in-place arithmetic, PyTorch aliases),
-which each call one op and teach nothing new about the engine.
+``detach``, ``requires_grad_``), how a leaf is made (``_init_leaf``, ``_wrap``), the in-place
+version bump and the hook plumbing (``RemovableHandle``, ``_hook_result``). Not counted:
+docstrings, comments, blank lines, and the long tail of convenience methods (operators,
+``sum``/``reshape``/... wrappers, factories, in-place arithmetic, PyTorch aliases), which each
+call one op and teach nothing new about the engine.
 
 Run: ``python scripts/engine_lines.py [path/to/tinygrad_rnn]`` (one line per part and the total).
 """

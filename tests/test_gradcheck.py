@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import DTypeError, GradcheckError, Tensor, cat, gradcheck
-from tinygrad_rnn.tensor import _make
+from tinygrad_rnn.ops import _make
 
 
 def _square_with_wrong_backward(x: Tensor) -> Tensor:

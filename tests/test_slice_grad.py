@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.autograd import STATE
-from tinygrad_rnn.tensor import _SliceGrad
+from tinygrad_rnn.autograd import SliceGrad as _SliceGrad
 
 
 def _data(seed: int = 0, shape=(3, 8), dtype="float64") -> np.ndarray:

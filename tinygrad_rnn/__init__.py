@@ -23,10 +23,10 @@ from .errors import (
 )
 from .gradcheck import gradcheck
 from .monitor import GradientMonitor
-from .ops import argmax, argmin, cat, chunk, gather, multinomial, split, stack, where
+from .ops import argmax, argmin, cat, chunk, gather, make_node, multinomial, split, stack, where
 from .random import manual_seed
 from .scalar import Value
-from .tensor import Tensor, arange, from_numpy, full, make_node, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .tensor import Tensor, arange, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .threads import blas_threads
 
 __version__ = "0.1.0"

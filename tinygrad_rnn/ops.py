@@ -18,9 +18,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import NodeRule, ProductGrad, SliceGrad, unbroadcast
+from .arguments import UNSET, axis_alias
+from .autograd import NodeRule, ProductGrad, SliceGrad, node_constructors, unbroadcast
 from .errors import ArgumentError, DTypeError, ShapeError
-from .tensor import _UNSET, Tensor, _axis_alias, _make, _wrap
+from .tensor import Tensor
+
+# The node constructors bound to Tensor: ``make_node`` (public, checked) for op authors and
+# ``_make`` (unchecked) for the built-in ops below (see autograd.node_constructors).
+make_node, _make = node_constructors(Tensor)
+_wrap = Tensor._wrap  # a leaf around an array an op just made (no copy)
 
 OPS: dict[str, Callable] = {}
 
@@ -704,9 +710,9 @@ def _stack_axis(op: str, tensors: tuple[Tensor, ...], axis) -> int:
 
 
 @register("cat")
-def cat(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+def cat(tensors: Sequence[Tensor], axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
     """Join tensors along an existing axis (``axis`` or PyTorch's ``dim``, default 0); other dimensions must match."""
-    axis = _axis_alias("cat", axis, dim, 0)
+    axis = axis_alias("cat", axis, dim, 0)
     tensors = _as_tensors("cat", tensors)
     axis = _cat_axis("cat", tensors, axis)
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
@@ -718,9 +724,9 @@ def cat(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -> 
 
 
 @register("stack")
-def stack(tensors: Sequence[Tensor], axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+def stack(tensors: Sequence[Tensor], axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
     """Join tensors of equal shape along a new axis (``axis`` or PyTorch's ``dim``, default 0)."""
-    axis = _axis_alias("stack", axis, dim, 0)
+    axis = axis_alias("stack", axis, dim, 0)
     tensors = _as_tensors("stack", tensors)
     axis = _stack_axis("stack", tensors, axis)
 
@@ -752,13 +758,13 @@ def _split_sizes(op: str, a: Tensor, axis: int, split_size_or_sections) -> list[
     return sizes
 
 
-def split(a: Tensor, split_size_or_sections, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
+def split(a: Tensor, split_size_or_sections, axis: int = UNSET, *, dim: int = UNSET) -> tuple[Tensor, ...]:
     """Split ``a`` along ``axis`` into pieces of a given size (int) or sizes (list), as torch.split.
 
     Each piece is a ``getitem`` node with a basic slice: in backward the pieces' gradients are
     added into one buffer of ``a``'s shape, in place. ``dim`` is PyTorch's name for ``axis``.
     """
-    axis = _normalise_axis("split", _axis_alias("split", axis, dim, 0), a.ndim)
+    axis = _normalise_axis("split", axis_alias("split", axis, dim, 0), a.ndim)
     pieces, start = [], 0
     for size in _split_sizes("split", a, axis, split_size_or_sections):
         index = (slice(None),) * axis + (slice(start, start + size),)
@@ -767,9 +773,9 @@ def split(a: Tensor, split_size_or_sections, axis: int = _UNSET, *, dim: int = _
     return tuple(pieces)
 
 
-def chunk(a: Tensor, chunks: int, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
+def chunk(a: Tensor, chunks: int, axis: int = UNSET, *, dim: int = UNSET) -> tuple[Tensor, ...]:
     """Split ``a`` into ``chunks`` equal pieces along ``axis`` or ``dim`` (the size must divide evenly)."""
-    axis = _normalise_axis("chunk", _axis_alias("chunk", axis, dim, 0), a.ndim)
+    axis = _normalise_axis("chunk", axis_alias("chunk", axis, dim, 0), a.ndim)
     if not isinstance(chunks, int | np.integer) or chunks <= 0 or a.shape[axis] % chunks:
         raise ShapeError(f"chunk: axis {axis} of shape {a.shape} cannot be split into {chunks} equal pieces")
     return split(a, a.shape[axis] // chunks, axis)
@@ -810,7 +816,7 @@ def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
 
 # ------------------------------------------------------------------------ PyTorch names (issue 16)
 # Ops a PyTorch user reaches for, with PyTorch's argument names. ``dim=`` is accepted wherever the
-# numpy-style ``axis=`` is (and ``keepdim=`` beside ``keepdims=``; see ``tensor._axis_alias``).
+# numpy-style ``axis=`` is (and ``keepdim=`` beside ``keepdims=``; see ``tensor.axis_alias``).
 
 
 @register("log1p")
@@ -853,14 +859,14 @@ def _arg_reduce(op: str, fn: Callable, a: Tensor, dim, keepdim: bool) -> Tensor:
     return Tensor(fn(a.data, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
-def argmax(a, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+def argmax(a, dim=None, keepdim: bool = False, *, axis=UNSET) -> Tensor:
     """Index of the largest element (first one on ties), as ``torch.argmax``; an int64 tensor."""
-    return _arg_reduce("argmax", np.argmax, _as_tensor(a), _axis_alias("argmax", axis, dim), keepdim)
+    return _arg_reduce("argmax", np.argmax, _as_tensor(a), axis_alias("argmax", axis, dim), keepdim)
 
 
-def argmin(a, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+def argmin(a, dim=None, keepdim: bool = False, *, axis=UNSET) -> Tensor:
     """Index of the smallest element (first one on ties), as ``torch.argmin``; an int64 tensor."""
-    return _arg_reduce("argmin", np.argmin, _as_tensor(a), _axis_alias("argmin", axis, dim), keepdim)
+    return _arg_reduce("argmin", np.argmin, _as_tensor(a), axis_alias("argmin", axis, dim), keepdim)
 
 
 def _as_tensor(x) -> Tensor:

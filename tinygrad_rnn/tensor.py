@@ -3,7 +3,7 @@
 The ops themselves (forward and backward side by side) live in :mod:`tinygrad_rnn.ops`; this module
 holds the node type and the PyTorch-style methods that call the ops. The engine
 (:mod:`tinygrad_rnn.autograd`) owns the rest: the node constructor for ops (:func:`make_node`,
-bound here to ``Tensor``) and the backward pass (:func:`tinygrad_rnn.autograd.run_backward`).
+bound to ``Tensor`` in :mod:`tinygrad_rnn.ops`) and the backward pass (:func:`tinygrad_rnn.autograd.run_backward`).
 """
 
 from __future__ import annotations
@@ -13,24 +13,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .arguments import UNSET, axis_alias, keepdims_alias
 from .autograd import (
     BACKWARD_LOCK,
     PER_THREAD,
     STATE,
     Role,
     next_seq,
-    node_constructors,
     run_backward,
     shared_counter,
     version,
 )
-from .autograd import SliceGrad as _SliceGrad  # noqa: F401  (ops written against the old names)
-from .autograd import unbroadcast as _unbroadcast  # noqa: F401
 from .errors import ArgumentError, DTypeError, GraphError, ShapeError
 
 _new_object = object.__new__
 _lock_backward, _unlock_backward = BACKWARD_LOCK.acquire, BACKWARD_LOCK.release  # see autograd.BACKWARD_LOCK
-_UNSET = object()  # "argument not given", where None is a meaningful value (axis=None: all axes)
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -179,6 +176,9 @@ class Tensor:
         _init_leaf(self, _to_array(data, dtype))
         if requires_grad:
             self.requires_grad_(True)
+
+    # For the ops (ops.py takes only the name Tensor from this module): a leaf around a fresh array.
+    _wrap = staticmethod(_wrap)
 
     @staticmethod
     def from_numpy(array: np.ndarray) -> Tensor:
@@ -638,15 +638,15 @@ class Tensor:
 
     clamp = clip
 
-    def sum(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET) -> Tensor:
+    def sum(self, axis=UNSET, keepdims=UNSET, *, dim=UNSET, keepdim=UNSET) -> Tensor:
         """Sum over ``axis`` or ``dim`` (an int, a tuple of ints, or None for all)."""
-        return _ops.sum(self, _axis_alias("sum", axis, dim), _keepdims_alias("sum", keepdims, keepdim))
+        return _ops.sum(self, axis_alias("sum", axis, dim), keepdims_alias("sum", keepdims, keepdim))
 
-    def mean(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET) -> Tensor:
+    def mean(self, axis=UNSET, keepdims=UNSET, *, dim=UNSET, keepdim=UNSET) -> Tensor:
         """Mean over ``axis`` or ``dim`` (an int, a tuple of ints, or None for all)."""
-        return _ops.mean(self, _axis_alias("mean", axis, dim), _keepdims_alias("mean", keepdims, keepdim))
+        return _ops.mean(self, axis_alias("mean", axis, dim), keepdims_alias("mean", keepdims, keepdim))
 
-    def max(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+    def max(self, axis=UNSET, keepdims=UNSET, *, dim=UNSET, keepdim=UNSET):
         """Maximum over ``axis``; ties share the gradient equally.
 
         Three forms, so a PyTorch user never gets a different kind of answer than expected:
@@ -660,25 +660,25 @@ class Tensor:
             return _ops.maximum(self, axis)
         return _reduce_extreme(self, "max", axis, keepdims, dim, keepdim)
 
-    def min(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+    def min(self, axis=UNSET, keepdims=UNSET, *, dim=UNSET, keepdim=UNSET):
         """Minimum over ``axis``; the same three forms as :meth:`max` (``dim=`` gives values and indices)."""
         if isinstance(axis, Tensor):
             return _ops.minimum(self, axis)
         return _reduce_extreme(self, "min", axis, keepdims, dim, keepdim)
 
-    def amax(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+    def amax(self, dim=None, keepdim: bool = False, *, axis=UNSET) -> Tensor:
         """Maximum over ``dim`` (int, tuple or None), as ``torch.amax``; ties share the gradient equally."""
-        return _ops.max(self, _axis_alias("amax", axis, dim), keepdim)
+        return _ops.max(self, axis_alias("amax", axis, dim), keepdim)
 
-    def amin(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+    def amin(self, dim=None, keepdim: bool = False, *, axis=UNSET) -> Tensor:
         """Minimum over ``dim`` (int, tuple or None), as ``torch.amin``; ties share the gradient equally."""
-        return _ops.min(self, _axis_alias("amin", axis, dim), keepdim)
+        return _ops.min(self, axis_alias("amin", axis, dim), keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=UNSET) -> Tensor:
         """Index of the largest element (over the flattened tensor when ``dim`` is None), int64."""
         return _ops.argmax(self, dim, keepdim, axis=axis)
 
-    def argmin(self, dim=None, keepdim: bool = False, *, axis=_UNSET) -> Tensor:
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=UNSET) -> Tensor:
         """Index of the smallest element (over the flattened tensor when ``dim`` is None), int64."""
         return _ops.argmin(self, dim, keepdim, axis=axis)
 
@@ -720,9 +720,9 @@ class Tensor:
             raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
         return _ops.reshape(self, (*self.shape[:start], -1, *self.shape[end + 1 :]))
 
-    def unsqueeze(self, dim: int = _UNSET, *, axis: int = _UNSET) -> Tensor:
+    def unsqueeze(self, dim: int = UNSET, *, axis: int = UNSET) -> Tensor:
         """Insert a size-1 dimension at ``dim`` (or ``axis``)."""
-        axis = _axis_alias("unsqueeze", axis, dim)
+        axis = axis_alias("unsqueeze", axis, dim)
         if not isinstance(axis, int | np.integer) or not -self.ndim - 1 <= axis <= self.ndim:
             raise ShapeError(
                 f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape}; "
@@ -730,9 +730,9 @@ class Tensor:
             )
         return _ops.reshape(self, np.expand_dims(self.data, axis).shape)
 
-    def squeeze(self, axis: int | None = _UNSET, *, dim: int | None = _UNSET) -> Tensor:
+    def squeeze(self, axis: int | None = UNSET, *, dim: int | None = UNSET) -> Tensor:
         """Remove size-1 dimensions (only ``axis`` or ``dim`` if given; it must have size 1)."""
-        axis = _axis_alias("squeeze", axis, dim)
+        axis = axis_alias("squeeze", axis, dim)
         try:
             shape = np.squeeze(self.data, axis).shape
         except (ValueError, TypeError):  # numpy's AxisError is a ValueError too
@@ -770,19 +770,19 @@ class Tensor:
         """Permute the axes, as ``torch.Tensor.permute``."""
         return self.transpose(*axes)
 
-    def softmax(self, axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+    def softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
         """Softmax along ``axis`` or ``dim`` (default -1), stable for large inputs."""
-        return _ops.softmax(self, _axis_alias("softmax", axis, dim, -1))
+        return _ops.softmax(self, axis_alias("softmax", axis, dim, -1))
 
-    def log_softmax(self, axis: int = _UNSET, *, dim: int = _UNSET) -> Tensor:
+    def log_softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
         """Log-softmax along ``axis`` or ``dim`` (default -1), stable for large inputs."""
-        return _ops.log_softmax(self, _axis_alias("log_softmax", axis, dim, -1))
+        return _ops.log_softmax(self, axis_alias("log_softmax", axis, dim, -1))
 
-    def split(self, split_size_or_sections, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections, axis: int = UNSET, *, dim: int = UNSET) -> tuple[Tensor, ...]:
         """Split into pieces of ``split_size`` (an int) or of the given sizes (a list), as torch.split."""
         return _ops.split(self, split_size_or_sections, axis, dim=dim)
 
-    def chunk(self, chunks: int, axis: int = _UNSET, *, dim: int = _UNSET) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: int, axis: int = UNSET, *, dim: int = UNSET) -> tuple[Tensor, ...]:
         """Split into ``chunks`` pieces of equal size along ``axis`` or ``dim``, as torch.chunk."""
         return _ops.chunk(self, chunks, axis, dim=dim)
 
@@ -791,39 +791,16 @@ class Tensor:
         return _ops.astype(self, dtype)
 
 
-# How an op's result becomes a graph node is the engine's business (autograd.node_constructors);
-# bound here to Tensor: ``make_node`` for op authors, ``_make`` for the built-in ops.
-make_node, _make = node_constructors(Tensor)
-
-
 def _copy_ufunc(target: np.ndarray, value, out: np.ndarray, casting: str) -> None:
     """``np.copyto`` with a ufunc's signature, so ``copy_`` shares ``_inplace``'s checks."""
     np.copyto(out, value, casting=casting)
 
 
-# ``dim=`` is accepted wherever the numpy-style ``axis=`` is (and ``keepdim=`` beside ``keepdims=``);
-# giving both spellings with different values is an error rather than a silent choice.
-def _axis_alias(op: str, axis, dim, default=None):
-    """One axis from the numpy spelling ``axis`` and the PyTorch spelling ``dim`` (a list becomes a tuple)."""
-    if axis is not _UNSET and dim is not _UNSET and axis != dim:
-        raise ArgumentError(f"{op}: got axis={axis!r} and dim={dim!r}; give one of them (they mean the same)")
-    value = dim if dim is not _UNSET else (axis if axis is not _UNSET else default)
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _keepdims_alias(op: str, keepdims, keepdim) -> bool:
-    """``keepdims`` (numpy) or ``keepdim`` (PyTorch); both given must agree."""
-    if keepdims is not _UNSET and keepdim is not _UNSET and bool(keepdims) != bool(keepdim):
-        raise ArgumentError(f"{op}: got keepdims={keepdims!r} and keepdim={keepdim!r}; give one of them")
-    value = keepdim if keepdim is not _UNSET else keepdims
-    return False if value is _UNSET else bool(value)
-
-
 def _reduce_extreme(t: Tensor, op: str, axis, keepdims, dim, keepdim):
     """``max``/``min``: a tensor for ``axis=`` (numpy), PyTorch's ``(values, indices)`` for ``dim=``."""
-    keep = _keepdims_alias(op, keepdims, keepdim)
-    if dim is _UNSET or axis is not _UNSET:
-        return getattr(_ops, op)(t, _axis_alias(op, axis, dim), keep)
+    keep = keepdims_alias(op, keepdims, keepdim)
+    if dim is UNSET or axis is not UNSET:
+        return getattr(_ops, op)(t, axis_alias(op, axis, dim), keep)
     if not isinstance(dim, int | np.integer):
         raise ShapeError(f"{op}: dim= must be one int (PyTorch returns values and indices); for a tuple use amax/amin")
     indices = getattr(_ops, f"arg{op}")(t, dim, keepdim=True)  # (..., 1, ...)

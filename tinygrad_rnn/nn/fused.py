@@ -34,8 +34,8 @@ import numpy as np
 
 from ..autograd import Role
 from ..errors import ArgumentError, ShapeError
-from ..ops import register
-from ..tensor import Tensor, _make
+from ..ops import _make, register
+from ..tensor import Tensor
 
 #: Op names of the fused nodes; a node with one of these covers several time steps.
 FUSED_OPS = ("fused_rnn", "fused_lstm", "fused_gru")
