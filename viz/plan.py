@@ -29,6 +29,7 @@ import numpy as np
 
 from tinygrad_rnn.errors import ArgumentError
 from tinygrad_rnn.graph import Edge, Graph, Node
+from tinygrad_rnn.nn.cells import is_reverse_scope  # the layers' own convention for the reverse pass
 
 __all__ = [
     "DETAILS",
@@ -97,16 +98,10 @@ def _scope_key(n: Node) -> tuple[str, str] | None:
     return None
 
 
-def _is_reverse(path: str) -> bool:
-    """True inside a bidirectional layer's reverse pass: ``nn.RNN`` and its kin declare it by running
-    that pass in scope ``l{k}_reverse`` (PyTorch's parameter suffix), documented in :mod:`tinygrad_rnn.nn.rnn`."""
-    return any(part.endswith("_reverse") for part in path.split("."))
-
-
 def _step_key(n: Node) -> tuple[str, str]:
     # One node per time step and direction: a bidirectional layer's forward step t and reverse step t
     # are different computations (both read x_t; the reverse one reads h_(t+1)), drawn apart.
-    return f"step/t{n.step}" + ("_reverse" if _is_reverse(n.path) else ""), "step"
+    return f"step/t{n.step}" + ("_reverse" if is_reverse_scope(n.path) else ""), "step"
 
 
 def _neuron_key(n: Node) -> tuple[str, str] | None:
@@ -795,7 +790,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     marked = _highlighted(graph, options.highlight, options.anomaly)
     shared = {n.id for n in graph.parameters() if len(graph.out_edges(n)) > 1}
     multi_path = len({n.path for n in graph.nodes if n.step is not None}) > 1
-    both_ways = any(_is_reverse(n.path) for n in graph.nodes if n.step is not None)
+    both_ways = any(is_reverse_scope(n.path) for n in graph.nodes if n.step is not None)
 
     # Nodes, grouped into one cluster per (path, step) at op level, clusters in time order.
     by_cluster: dict[tuple[str, int], list[_Group]] = {}
@@ -1394,7 +1389,7 @@ def _highlighted(graph: Graph, highlight, anomaly: bool) -> dict[str, str]:
 
 def _arrow(path: str, both_ways: bool) -> str:
     """`` ←`` for a reverse pass's step, `` →`` for a forward one when the drawing has both, else ``""``."""
-    return " ←" if _is_reverse(path) else " →" if both_ways else ""
+    return " ←" if is_reverse_scope(path) else " →" if both_ways else ""
 
 
 def _group_title(group: _Group, steps: list[int], both_ways: bool = False) -> str:
