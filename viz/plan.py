@@ -1033,6 +1033,23 @@ def _carry_between_rows(view: View) -> None:
     made: dict[tuple[str, str], ViewNode] = {}
     one_layer = len({c.path for c in view.clusters if c.step is not None and c.path}) <= 1
     up, down = ("↑ ", "↓ ") if one_layer else ("", "")
+
+    def hand_on(src: ViewNode, dst: ViewNode, edge: ViewEdge) -> None:
+        # The end of src's row: '↓ to <dst's row>', reached by an edge in the real edge's colour.
+        handoff = ViewNode(
+            f"handoff/{src.id}>{dst.cluster}",
+            "handoff",
+            f"{down}to {clusters[dst.cluster].label}",
+            cluster=src.cluster,
+            shape="plaintext",
+            style="",
+        )
+        clusters[src.cluster].nodes.append(handoff.id)
+        view.nodes.append(handoff)
+        carry = ViewEdge(src.id, handoff.id, kind="carry", count=0, colour=edge.colour, width=edge.width)
+        carry.style = edge.style
+        view.edges.append(carry)
+
     for edge in view.edges:
         src, dst = nodes.get(edge.src), nodes.get(edge.dst)
         if edge.kind != "data" or src is None or dst is None:
@@ -1046,27 +1063,7 @@ def _carry_between_rows(view: View) -> None:
             # kept (its members, its gradient) but not drawn.
             if (src.id, dst.cluster) not in made:
                 made[src.id, dst.cluster] = dst
-                handoff = ViewNode(
-                    f"handoff/{src.id}>{dst.cluster}",
-                    "handoff",
-                    f"{down}to {clusters[dst.cluster].label}",
-                    cluster=src.cluster,
-                    shape="plaintext",
-                    style="",
-                )
-                clusters[src.cluster].nodes.append(handoff.id)
-                view.nodes.append(handoff)
-                view.edges.append(
-                    ViewEdge(
-                        src.id,
-                        handoff.id,
-                        kind="carry",
-                        count=0,
-                        colour=edge.colour,
-                        width=edge.width,
-                        style=edge.style,
-                    )
-                )
+                hand_on(src, dst, edge)
             edge.style, edge.constraint = "invis", False
             continue
         proxy = made.get((src.id, dst.cluster))
@@ -1088,19 +1085,7 @@ def _carry_between_rows(view: View) -> None:
             )
             clusters[dst.cluster].nodes.insert(0, proxy.id)
             view.nodes.append(proxy)
-            handoff = ViewNode(
-                f"handoff/{src.id}>{dst.cluster}",
-                "handoff",
-                f"{down}to {clusters[dst.cluster].label}",
-                cluster=src.cluster,
-                shape="plaintext",
-                style="",
-            )
-            clusters[src.cluster].nodes.append(handoff.id)
-            view.nodes.append(handoff)
-            carry = ViewEdge(src.id, handoff.id, kind="carry", count=0, colour=edge.colour, width=edge.width)
-            carry.style = edge.style
-            view.edges.append(carry)
+            hand_on(src, dst, edge)
         edge.src = proxy.id
         edge.constraint = True
     # The loss (outside the steps) sits at the end of the last row, beside the state it reads last;
