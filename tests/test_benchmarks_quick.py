@@ -157,3 +157,15 @@ def test_readme_table_is_replaced_between_markers_only(tmp_path):
     with pytest.raises(SystemExit, match="markers"):
         run.write_readme_table("| x |", readme)
     assert readme.read_text() == "no markers here\n"
+
+
+def test_chain_child_times_one_engine_without_pytorch_in_its_process():
+    seconds, megabytes = run.chain_in_child("tg", 300, 1)
+    assert seconds > 0 and megabytes >= 0
+    assert run.chain_in_child("no_such_engine", 300, 1) is None  # a failed child is reported, not raised
+    # The tinygrad_rnn child never imports PyTorch, even with it installed: its collections walk only its own objects.
+    setup = run._CHAIN[: run._CHAIN.index("wl.tg.blas_threads")]
+    probe = setup + "import sys\nprint(float(wl.torch is None), float(sys.modules.get('torch') is None))\n"
+    assert run._in_child(probe, engine="tg", threads=1, n=0) == [1.0, 1.0]
+    if workloads.torch is not None:
+        assert run._in_child(probe, engine="torch", threads=1, n=0) == [0.0, 0.0]
