@@ -563,7 +563,10 @@ class Gradients:
         else:  # sum_i L_i R_i is one product of the factors joined along the summed axis
             total = np.concatenate(lefts, axis=1) @ np.concatenate(rights, axis=0)
         entry[1], entry[2], entry[3] = [], [], 0
-        accumulate_leaf(leaf, total)
+        if leaf._grad is None and total.dtype == leaf.data.dtype:
+            leaf._grad = total  # a new array nobody else holds: the leaf's gradient as it is, no copy
+        else:
+            accumulate_leaf(leaf, total)
 
     def finish(self) -> None:
         """Multiply out every leaf's waiting products into its ``.grad`` (the end of a pass)."""

@@ -805,6 +805,16 @@ def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
         return _make(a.data.astype(np.result_type(a.data, 0.5)), "log_softmax", (a,), lambda g: (g,))
     # The ufuncs' reduce, not np.max / np.sum (or the array methods): those add Python wrappers per
     # call, and a hand-written RNN calls log_softmax once per step.
+    if a.data.ndim == 1:
+        # One vector of logits (a hand-written RNN, once per step): whole-array reductions give 0-d
+        # results, the same sums without keepdims' reshaping, ~0.9 us less per call and its backward.
+        shifted = a.data - np.maximum.reduce(a.data)
+        out = shifted - np.log(np.add.reduce(np.exp(shifted)))
+
+        def backward(g):
+            return (g - np.exp(out) * np.add.reduce(g),)
+
+        return _make(out, "log_softmax", (a,), backward, saves_inputs=False)
     shifted = a.data - np.maximum.reduce(a.data, axis=axis, keepdims=True)
     out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 

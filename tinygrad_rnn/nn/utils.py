@@ -113,8 +113,9 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     if not clip_value >= 0:
         raise ArgumentError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
-        # np.maximum and np.minimum are np.clip without its Python wrapper (NaN stays NaN in both).
-        np.minimum(np.maximum(p.grad, -clip_value, out=p.grad), clip_value, out=p.grad)
+        # np.clip, not np.minimum(np.maximum(...)): one pass with numpy's SIMD clip loop, about twice as
+        # fast on a weight's gradient despite its Python wrapper (NaN stays NaN in both).
+        np.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
 
 def detach_state(state: Tensor | tuple | list | None) -> Tensor | tuple | list | None:

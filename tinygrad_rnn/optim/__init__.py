@@ -520,16 +520,24 @@ class Adagrad(Optimizer):
         return {"step", "sum"}, set()
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        s = lambda v: self._scalar(v, p)  # noqa: E731 - hyperparameters in the parameter's dtype
+        dtype = p.data.dtype  # hyperparameters in the parameter's dtype, so float32 stays float32
         if not state:
             state["step"] = 0
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
         state["step"] += 1
         if group["weight_decay"]:
-            grad = grad + s(group["weight_decay"]) * p.data
-        clr = s(group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"]))
-        state["sum"] += grad * grad
-        p.data -= clr * grad / (np.sqrt(state["sum"]) + s(group["eps"]))
+            grad = grad + np.asarray(group["weight_decay"], dtype) * p.data
+        clr = np.asarray(group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"]), dtype)
+        total = state["sum"]
+        # p -= clr * g / (sqrt(G) + eps) in two scratch arrays, each operation in the same order as
+        # that line (so the same roundings): a char-RNN step updates five weights every 25 steps.
+        update = np.multiply(grad, grad)
+        total += update  # G += g²
+        denominator = np.sqrt(total)
+        denominator += np.asarray(group["eps"], dtype)
+        np.multiply(clr, grad, out=update)
+        update /= denominator
+        p.data -= update
 
 
 class RMSprop(Optimizer):
