@@ -526,6 +526,15 @@ class Gradients:
                 owned.add(id(previous))  # made here: nobody else holds it
             if id(previous) in owned and previous.dtype == data.dtype and previous.shape == data.shape:
                 total = previous  # a sum this pass made and nobody else holds: safe to add into
+            elif not sliced and data.ndim:
+                # A new array, never ``+=`` on ``previous``: it may be the very array another node received.
+                # One add makes it (the promoted dtype, one rounding, as copying then adding would);
+                # not for 0-d, where numpy returns a scalar, not an array.
+                owned.discard(id(previous))  # ``previous`` dies here; a later array may reuse its id
+                total = previous + g
+                owned.add(id(total))
+                waiting[key] = total
+                return
             else:
                 # A new array, never ``+=`` on ``previous``: it may be the very array another node received.
                 total = np.array(previous, dtype=np.result_type(previous, g.grad if sliced else g))

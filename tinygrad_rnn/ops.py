@@ -623,7 +623,9 @@ def getitem(a: Tensor, index) -> Tensor:
             arrays that do not broadcast, a mask of the wrong shape, a ragged list, a float).
     """
     given = index  # as the caller wrote it, for error messages
-    if type(index) is tuple and all(type(i) in _BASIC for i in index):
+    if type(index) in _BASIC or isinstance(index, np.integer):
+        advanced = False  # one int or slice (a target's log-probability, logp[target]): nothing to convert
+    elif type(index) is tuple and all(type(i) in _BASIC for i in index):
         advanced = False  # the common case (split, chunk, x[t], x[:, a:b]): nothing to convert
     else:
         try:
