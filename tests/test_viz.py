@@ -205,18 +205,23 @@ def test_parallel_edges_into_the_loss_merge_into_one_edge_with_count_and_gradien
     assert f"→ loss: h × 34, ‖grad‖ {dot._fmt(together)}" in drawing.view.node("elided").lines
 
 
+def _drawn_over_50_steps(layer, features: int, hidden: int):
+    """A seeded ``layer(features, hidden)`` over 50 steps, loss on the last output, drawn as the CLI does."""
+    tg.manual_seed(0)
+    model = layer(features, hidden)
+    out, _ = model(tg.randn(50, 1, features))
+    loss = 0.5 * (out[-1] * out[-1]).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    return viz.draw(trace(loss, gradients=rec), params=["weight_hh_l0"])
+
+
 def test_a_merged_edge_from_the_elided_steps_is_labelled_at_the_elided_node_not_beside_a_kept_step(needs_dot):
     # An LSTM over 50 steps with its loss on the last step, drawn as the CLI does: steps 9-42 are one
     # node, and its 34 outputs h_t all go into the loss -- with exactly zero gradient (only h_50 is
     # in the loss). That edge runs past the 8 kept steps; a label on it sits at its middle rank and
     # was drawn beside step 47's node, as if it were that step's.
-    tg.manual_seed(0)
-    lstm = nn.LSTM(1, 2)
-    out, _ = lstm(tg.randn(50, 1, 1))
-    loss = 0.5 * (out[-1] * out[-1]).sum()
-    with record_gradients() as rec:
-        loss.backward()
-    drawing = viz.draw(trace(loss, gradients=rec), params=["weight_hh_l0"])
+    drawing = _drawn_over_50_steps(nn.LSTM, 1, 2)
     assert drawing.detail == "cell"
     [merged] = [e for e in drawing.view.edges if (e.src, e.dst) == ("elided", "loss")]
     assert merged.count == 34 and merged.grad_norm == 0.0 and merged.style == "dotted"
@@ -554,13 +559,7 @@ def _neuron_panel(source: str) -> str:
 def test_rows_with_an_elided_stretch_stay_in_time_order(needs_dot):
     # An op-level RNN over 50 steps: rows t = 1..8, the elided stretch, rows t = 43..50, top to bottom.
     # A dashed copy of h_8 inside the stretch's row made Graphviz draw t = 49, 50 above t = 1.
-    tg.manual_seed(0)
-    rnn = nn.RNN(3, 4)
-    out, _ = rnn(tg.randn(50, 1, 3))
-    loss = 0.5 * (out[-1] * out[-1]).sum()
-    with record_gradients() as rec:
-        loss.backward()
-    drawing = viz.draw(trace(loss, gradients=rec), params=["weight_hh_l0"])
+    drawing = _drawn_over_50_steps(nn.RNN, 3, 4)
     assert drawing.detail == "op" and drawing.view.rows
     height = {}
     for line in drawing.digraph.pipe(format="plain").decode().splitlines():
