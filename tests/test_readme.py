@@ -8,12 +8,18 @@ import numpy as np
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_autograd_example_runs_and_its_gradient_is_the_sum_of_per_step_contributions():
+def run_readme_example(section: str, block: int = 0) -> dict:
+    """Run the ``block``-th Python code block of the README's ``<!-- section:NAME -->``; return its globals."""
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("<!-- section:autograd -->") : text.index("<!-- /section:autograd -->")]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    body = text[text.index(f"<!-- section:{section} -->") : text.index(f"<!-- /section:{section} -->")]
+    code = re.findall(r"```python\n(.*?)```", body, flags=re.S)[block]
     namespace: dict = {}
-    exec(compile(code, "README.md[autograd]", "exec"), namespace)
+    exec(compile(code, f"README.md[{section} block {block}]", "exec"), namespace)
+    return namespace
+
+
+def test_autograd_example_runs_and_its_gradient_is_the_sum_of_per_step_contributions():
+    namespace = run_readme_example("autograd")
     W, h = namespace["W"].data, np.zeros(3)
     # The same recurrence by hand: dL/dW = sum over steps of (dL/da_t) h_{t-1}^T.
     states, pre = [h], []
@@ -32,11 +38,7 @@ def test_extension_example_runs_and_checks_the_new_op():
     from tinygrad_rnn.testing import load_profile
 
     load_profile()
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("<!-- section:extending -->") : text.index("<!-- /section:extending -->")]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
-    namespace: dict = {}
-    exec(compile(code, "README.md[extending]", "exec"), namespace)
+    namespace = run_readme_example("extending")
     out = namespace["hypot"](namespace["a"], namespace["b"])
     np.testing.assert_allclose(out.data, [5.0, np.sqrt(5.0)], rtol=1e-15)
 
@@ -45,11 +47,7 @@ def test_extension_cell_example_is_a_working_layer():
     import tinygrad_rnn as tg
     from tinygrad_rnn.graph import trace
 
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("<!-- section:extending -->") : text.index("<!-- /section:extending -->")]
-    code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[1]
-    namespace: dict = {}
-    exec(compile(code, "README.md[extending cell]", "exec"), namespace)
+    namespace = run_readme_example("extending", 1)
     layer = namespace["layer"]
     out, _ = layer(tg.randn(3, 2, 2))
     labels = {n.role.label() for n in trace(out.sum()) if n.role is not None}
@@ -57,11 +55,7 @@ def test_extension_cell_example_is_a_working_layer():
 
 
 def test_scalar_rnn_example_per_step_numbers_add_up_to_the_gradient():
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("<!-- section:scalar-rnn -->") : text.index("<!-- /section:scalar-rnn -->")]
-    code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
-    namespace: dict = {}
-    exec(compile(code, "README.md[scalar-rnn]", "exec"), namespace)
+    namespace = run_readme_example("scalar-rnn")
     parts, cell = namespace["parts"], namespace["cell"]
     assert [c.step for c in parts] == [0, 1, 2, 3]
     assert abs(sum(float(c.grad) for c in parts) - cell.weight_hh[0][1].grad) < 1e-15
