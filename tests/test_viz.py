@@ -46,6 +46,16 @@ def _svg_groups(root: ElementTree.Element, kind: str) -> list[ElementTree.Elemen
     return [g for g in root.iter(f"{SVG}g") if g.get("class") == kind]
 
 
+def _plain_heights(digraph: graphviz.Digraph) -> dict[str, float]:
+    """Node id -> height of its centre as laid out by ``dot`` (plain output: y grows upwards)."""
+    height = {}
+    for line in digraph.pipe(format="plain").decode().splitlines():
+        parts = line.split()
+        if parts[0] == "node":
+            height[parts[1].strip('"')] = float(parts[3])
+    return height
+
+
 def _edges_from(source: str, node_id: str) -> list[str]:
     return re.findall(rf'^\s*"{re.escape(node_id)}" -> .*$', source, flags=re.M)
 
@@ -561,11 +571,7 @@ def test_rows_with_an_elided_stretch_stay_in_time_order(needs_dot):
     # A dashed copy of h_8 inside the stretch's row made Graphviz draw t = 49, 50 above t = 1.
     drawing = _drawn_over_50_steps(nn.RNN, 3, 4)
     assert drawing.detail == "op" and drawing.view.rows
-    height = {}
-    for line in drawing.digraph.pipe(format="plain").decode().splitlines():
-        parts = line.split()
-        if parts[0] == "node":
-            height[parts[1].strip('"')] = float(parts[3])
+    height = _plain_heights(drawing.digraph)
     order = [f"RNN.l0@t{t}/tanh#0" for t in range(8)] + ["elided"] + [f"RNN.l0@t{t}/tanh#0" for t in range(42, 50)]
     ys = [height[n] for n in order]
     assert ys == sorted(ys, reverse=True), [n for n, _ in sorted(zip(order, ys), key=lambda p: -p[1])]
@@ -584,7 +590,8 @@ def test_neuron_view_lays_out_one_column_per_layer_with_each_neurons_own_weights
     columns = {re.search(r"label=(\w+)", body).group(1): body for _, body in boxes}
     assert sorted(columns) == ["inputs", "layer1", "layer2"]
     for label, members in (("inputs", ["param/x0", "param/x1", "param/x2"]), ("layer2", ["scope/layer2.neuron0"])):
-        assert "rank=same" in columns[label] and re.findall(r'^\s*"p0_([^"]+)" \[', columns[label], re.M) == members
+        assert "rank=same" in columns[label]
+        assert sorted(re.findall(r'^\s*"p0_([^"]+)" \[', columns[label], re.M)) == members
     assert re.findall(r'^\s*"p0_(scope/[^"]+)" \[', columns["layer1"], re.M) == [
         f"scope/layer1.neuron{j}" for j in range(3)
     ]
@@ -607,6 +614,18 @@ def test_neuron_view_lays_out_one_column_per_layer_with_each_neurons_own_weights
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             assert not (a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]), f"edge labels overlap: {a} {b}"
+
+
+def test_neuron_view_columns_read_top_to_bottom_in_index_order(needs_dot):
+    # Inputs x0, x1, x2 and each layer's neurons from the top down, as a network diagram is read
+    # (Graphviz drew x2 above x0).
+    from tinygrad_rnn.viz.demo import _neuron_and_layer_graphs, _neuron_vs_layer
+
+    drawing = _neuron_vs_layer(*_neuron_and_layer_graphs(0), None)
+    height = _plain_heights(drawing.digraph)
+    for column in (["param/x0", "param/x1", "param/x2"], [f"scope/layer1.neuron{j}" for j in range(3)]):
+        ys = [height[f"p0_{n}"] for n in column]
+        assert ys == sorted(ys, reverse=True), dict(zip(column, ys))  # plain output: y grows upwards
 
 
 def test_jupyter_display_and_rendering_to_files(needs_dot, tmp_path):

@@ -851,6 +851,13 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             id=f"layer_{len(view.clusters)}", label=parent, path=parent, step=None, fill="#f7f7f7", same_rank=True
         )
         view.clusters.append(cluster)
+        if parent == "inputs" and view.rankdir == "LR":
+            # Read top to bottom x0, x1, x2 (the layers' neurons follow their inputs' order). Graphviz
+            # stacks a column of sources bottom to top in the order they are written (it drew x2 above
+            # x0), so they are written last first. Invisible edges inside the rank, its documented
+            # way to order one, are read one way in one cluster of a left-to-right drawing and the
+            # other way in the next (x0 above x2 came with neuron2 above neuron0).
+            members = members[::-1]
         for group in members:
             node = _view_node(group, graph, values, marked, shared, both_ways)
             node.cluster = cluster.id
