@@ -257,9 +257,10 @@ def test_fused_lstm_second_backward_with_retain_graph_gives_the_same_gradients()
         np.testing.assert_allclose(d, 2 * c, rtol=1e-12, atol=1e-12)
 
 
-def test_fused_lstm_reused_buffers_never_touch_live_results():
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_fused_reused_buffers_never_touch_live_results(kind):
     """Buffers go back for reuse only after backward: two graphs alive at once, and outputs kept across calls."""
-    lstm = _make("LSTM", True)
+    lstm = _make(kind, True)
     rng = np.random.default_rng(12)
     xs = [rng.standard_normal((18, 2, 3)) for _ in range(3)]
     expected = []
@@ -276,6 +277,35 @@ def test_fused_lstm_reused_buffers_never_touch_live_results():
     for (out_e, grad_e), out, x in zip(expected, outs, inputs):
         np.testing.assert_array_equal(out.data, out_e)
         np.testing.assert_allclose(x.grad, grad_e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_fused_work_arrays_are_reused_from_call_to_call(kind, monkeypatch):
+    """The second forward + backward of a shape takes every work array from the spares the first gave back
+    (new arrays there cost a page fault per 4 KiB): no new ones, and the same ones go back."""
+    from tinygrad_rnn.nn import fused
+
+    layer = _make(kind, True)
+    x = Tensor(np.random.default_rng(13).standard_normal((21, 2, 3)), requires_grad=True)
+    taken = []  # (shape, whether a spare was there)
+    take = fused._take
+
+    def counting_take(shape, dtype):
+        taken.append((shape, bool(fused._SPARE.get((shape, np.dtype(dtype).str)))))
+        return take(shape, dtype)
+
+    def spares() -> set[int]:
+        return {id(a) for arrays in fused._SPARE.values() for a in arrays}
+
+    monkeypatch.setattr(fused, "_take", counting_take)
+    monkeypatch.setattr(fused, "_SPARE", {})
+    monkeypatch.setattr(fused, "_spare_bytes", [0])
+    layer(x)[0].sum().backward()
+    first = spares()
+    taken.clear()
+    layer(x)[0].sum().backward()
+    assert taken and all(was_spare for _, was_spare in taken), taken
+    assert spares() == first
 
 
 def test_fused_char_rnn_trains_like_the_ops_path():
