@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -385,14 +386,38 @@ def test_rows_hand_the_state_on_through_connectors_and_draw_its_path_straight(ne
         assert len(ys) >= 3 and max(ys) - min(ys) < 1.0, (cluster, ys)
 
 
-def test_rows_of_several_layers_name_the_row_a_state_comes_from_without_claiming_it_is_above():
+@pytest.mark.parametrize(("cell", "layers", "steps"), [(nn.RNN, 2, 4), (nn.GRU, 2, 3), (nn.LSTM, 3, 3)])
+def test_rows_of_several_layers_stack_by_time_then_layer_and_their_arrows_point_there(needs_dot, cell, layers, steps):
+    # Graphviz stacked each layer's rows together (layer 1's above layer 0's): the connectors
+    # 'h_2 ↑ from t = 2' pointed the wrong way. Now rows read t = 1: l0, l1; t = 2: l0, l1; ...
     tg.manual_seed(0)
-    out, _ = nn.GRU(2, 3, num_layers=2)(tg.randn(2, 1, 2))
-    view = viz.draw(trace(out[-1].sum()), detail="op", rows=True, max_nodes=None).view
-    carried = {line for n in view.nodes if n.kind == "carried" for line in n.lines}
-    assert carried == {"from GRU.l0 · t = 1", "from GRU.l0 · t = 2", "from GRU.l1 · t = 1"}
-    handoffs = {n.title for n in view.nodes if n.kind == "handoff"}
-    assert handoffs == {"to GRU.l0 · t = 2", "to GRU.l1 · t = 1", "to GRU.l1 · t = 2"}
+    out, _ = cell(2, 3, num_layers=layers)(tg.randn(steps, 1, 2))
+    loss = (out[-1] * out[-1]).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    graph = trace(loss, gradients=rec)
+    drawing = viz.draw(graph, detail="op", rows=True, max_nodes=None, params=[f"weight_hh_l{k}" for k in range(layers)])
+    view = drawing.view
+    rows = [c for c in view.clusters if c.step is not None]
+    name = cell.__name__
+    assert [c.label for c in rows] == [f"{name}.l{k} · t = {t}" for t in range(1, steps + 1) for k in range(layers)]
+    height = _plain_heights(drawing.digraph)
+    low = {c.id: min(height[n] for n in c.nodes) for c in rows}  # plain output: y grows upwards
+    high = {c.id: max(height[n] for n in c.nodes) for c in rows}
+    for upper, lower in pairwise(rows):  # every row wholly above the next
+        assert low[upper.id] > high[lower.id], (upper.label, lower.label)
+    # Each connector's arrow points at the row it names, as laid out.
+    where = {n.id: n.cluster for n in view.nodes}
+    label = {c.id: c.label for c in rows}
+    for n in view.nodes:
+        if n.kind == "carried":
+            (text,) = n.lines
+            source_row = where[n.carries]
+            assert text == f"↑ from {label[source_row]}" and low[source_row] > high[n.cluster]
+        elif n.kind == "handoff":
+            assert n.title.startswith("↓ to ")
+    states = 2 if cell is nn.LSTM else 1  # h (and c) to the next step, h up to the next layer
+    assert sum(n.kind == "carried" for n in view.nodes) == states * layers * (steps - 1) + (layers - 1) * steps
 
 
 def test_truncated_chunks_are_bands_with_the_cut_between_them_golden(needs_dot):
@@ -497,8 +522,10 @@ def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_bel
     def layout(steps: int, layers: int) -> tuple[bool, bool]:
         tg.manual_seed(0)
         out, _ = nn.GRU(2, 3, num_layers=layers)(tg.randn(steps, 1, 2))
-        source = viz.draw(trace(out[-1].sum()), detail="op", max_nodes=None).source
-        return "style=invis" in source, "mclimit" in source  # (staircase chain, rows)
+        drawing = viz.draw(trace(out[-1].sum()), detail="op", max_nodes=None)
+        kinds = {n.id: n.kind for n in drawing.view.nodes}
+        chain = any(e.kind == "order" and kinds[e.src] != "anchor" for e in drawing.view.edges)
+        return chain, "mclimit" in drawing.source  # (staircase chain, rows)
 
     assert layout(3, 1) == (True, False)  # 3 steps, 78 nodes: steps chained left to right
     assert layout(dot.ROW_STEPS + 1, 1) == (False, True)  # too many steps

@@ -61,9 +61,11 @@ Every collapse is stated in the drawing's title and in :attr:`Drawing.notes`. Pa
 At op level the steps of an unrolled graph read left to right, each step's state flowing into
 the next. Past :data:`ROW_STEPS` = 4 steps, or :data:`ROW_NODES` = 80 nodes inside steps, that
 gets too wide (for a README, and slow for Graphviz), so each step becomes a row instead, in time order top to
-bottom (left to right with ``rankdir="TB"``). Every row reads the same way: the state it receives
-(``h_0``, or ``h_2 ↑ from t = 2``) on the left, the inputs ``x_t`` above it, the state's path to
-``h_t`` on one straight line, and ``↓ to t = 4`` at the end where the state goes on to the next row.
+bottom (left to right with ``rankdir="TB"``); with several layers (or both directions) each time
+step's rows follow one another, layer 0 first, so every connector's ``↑``/``↓`` points at its row.
+Every row reads the same way: the state it receives (``h_0``, or ``h_2 ↑ from t = 2``) on the left,
+the inputs ``x_t`` above it, the state's path to ``h_t`` on one straight line, and ``↓ to t = 4`` at
+the end where the state goes on to the next row.
 
 Node ids in the DOT source are the graph's stable ids (scope + creation order), so the same
 program gives byte-identical DOT text.
@@ -421,9 +423,15 @@ def to_dot(view: View, dg: graphviz.Digraph | None = None, prefix: str = "") -> 
 
     for cluster in inside.get(None, []):
         emit_cluster(dg, cluster)
+    in_rank = {node_id for group in view.same_rank for node_id in group}
     for node in view.nodes:
-        if node.cluster is None and node.kind != "note":
+        if node.cluster is None and node.kind != "note" and node.id not in in_rank:
             _emit_node(dg, pid(node.id), node)
+    for group in view.same_rank:
+        with dg.subgraph() as rank:
+            rank.attr(rank="same")
+            for node_id in group:
+                _emit_node(rank, pid(node_id), by_id[node_id])
     for edge in view.edges:
         if edge.kind != "note":
             _emit_edge(dg, pid, edge)
@@ -449,6 +457,9 @@ def _text(text: str) -> str:
 
 
 def _emit_node(dg, gid: str, node: ViewNode) -> None:
+    if node.kind == "anchor":
+        dg.node(gid, label="", shape="point", style="invis", width="0", height="0")
+        return
     title = _text(node.title)
     lines = [f"<B>{title}</B>" if node.bold_title else title]
     if node.op:

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -313,7 +314,8 @@ class ViewNode:
         kind: ``"op"``, ``"param"``, ``"const"`` (one graph node); ``"cell"``, ``"step"``, ``"roll"``,
             ``"scope"``, ``"elided"`` (a group); ``"note"`` (an annotation such as clipping); in
             rows, ``"carried"`` (a state entering its row from an earlier one), ``"handoff"`` (where
-            a row hands its state on) and ``"cut"`` (a ``detach()`` ending a chunk's last row).
+            a row hands its state on), ``"cut"`` (a ``detach()`` ending a chunk's last row) and
+            ``"anchor"`` (invisible, leads its row: see ``_order_rows``).
         title: the first line: the equation name (``f_3``, ``h_0``) when the producer declared a
             role, else the parameter name, the op, ``input``/``const``, or the group's heading.
         lines: further lines, plain text: shape, value summary, gradient, use count.
@@ -451,6 +453,8 @@ class View:
             :data:`ROW_NODES` nodes in steps).
         scale: the colour scale of the edges, or ``None`` without heat.
         elided: ``(first, last)`` steps merged into the ``"elided"`` node, or ``None``.
+        same_rank: groups of node ids (outside any cluster) drawn side by side in one rank, in the
+            order of the invisible edges between them (the rows' anchors).
     """
 
     detail: str
@@ -464,6 +468,7 @@ class View:
     rows: bool = False
     scale: Scale | None = None
     elided: tuple[int, int] | None = None
+    same_rank: list[list[str]] = field(default_factory=list)
 
     def node(self, node_id: str) -> ViewNode:
         """The drawn node with id ``node_id``."""
@@ -868,6 +873,9 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
         if id(group) not in in_column:
             view.nodes.append(_view_node(group, graph, values, marked, shared, both_ways))
 
+    # Rows of several layers or directions, stacked in time order by _order_rows.
+    stacked = view.rows and len({c.path for c in view.clusters if c.step is not None and c.path}) > 1
+
     # Edges (forward direction), heat from the gradient sent back along each, in time order.
     roles = {nid: t.role for t in graph.state_tracks() for nid in t.nodes} if level.collapsed else {}
     position = {n.id: i for i, n in enumerate(graph.nodes)}
@@ -926,8 +934,11 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
             # Placed after the layout, beside the edge: labels in the path would push the fan of
             # sixteen edges apart (2,506 px wide for a 16-step RNN).
             edge.label_outside = True
-        elif view.rows and _crosses_steps(src, graph[es[0].dst]):
-            edge.constraint = False  # the state handed on to the next row
+        elif view.rows and (_crosses_steps(src, graph[es[0].dst]) or (src.kind == "param" and stacked)):
+            # The state handed on to the next row; with several layers (or directions), a weight's
+            # fan-in to its own rows, which made Graphviz stack each layer's rows together (see
+            # _order_rows). With one, the fan-in keeps the weight level with the rows it feeds.
+            edge.constraint = False
         if gs == gd:  # a rolled layer's back-edge: the state handed from step t to t + 1
             role = _state_name(src, roles) or src.label
             n_steps = len({graph[e.dst].step for e in es}) + 1
@@ -974,6 +985,8 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
         if view.rows:
             _cut_marker(view, cut)
         view.edges.append(cut)
+    if view.rows and stacked:
+        _order_rows(view)
 
     if options.clip is not None:
         before, after = options.clip
@@ -1031,22 +1044,26 @@ def _carry_between_rows(view: View) -> None:
     that uses ``h_2`` starts with a dashed box ``h_2 ↑ from t = 2``, exactly where ``h_0`` starts the
     first row, and the edge from it carries the real edge's gradient, colour and members; the row
     that writes ``h_2`` ends in a plain ``↓ to t = 3`` (an edge of kind ``"carry"``, no members).
-    With several layers Graphviz may stack the layers' rows in either order, so the arrows are left
-    out (``from RNN.l0 · t = 2``, ``to RNN.l1 · t = 2``): the text stays true wherever the row lands.
+    The arrows point where the other row is drawn (:func:`_order_rows` stacks the rows in the order
+    of ``view.clusters``): with several layers ``h_2 ↑ from RNN.l1 · t = 2`` enters ``RNN.l1 · t = 3``
+    and ``↓ to RNN.l1 · t = 2`` ends ``RNN.l0 · t = 2``; a bidirectional layer's reverse state comes
+    up from the row below (``↓ from t = 3 ←``).
     Every row reads left to right from the state it receives to the state it hands on.
     """
     nodes = {n.id: n for n in view.nodes}
     clusters = {c.id: c for c in view.clusters}
     made: dict[tuple[str, str], ViewNode] = {}
-    one_layer = len({c.path for c in view.clusters if c.step is not None and c.path}) <= 1
-    up, down = ("↑ ", "↓ ") if one_layer else ("", "")
+    row = {c.id: i for i, c in enumerate(c for c in view.clusters if c.step is not None)}
+
+    def towards(here: str, there: str) -> str:
+        return "↓ " if row[there] > row[here] else "↑ "
 
     def hand_on(src: ViewNode, dst: ViewNode, edge: ViewEdge) -> None:
         # The end of src's row: '↓ to <dst's row>', reached by an edge in the real edge's colour.
         handoff = ViewNode(
             f"handoff/{src.id}>{dst.cluster}",
             "handoff",
-            f"{down}to {clusters[dst.cluster].label}",
+            f"{towards(src.cluster, dst.cluster)}to {clusters[dst.cluster].label}",
             cluster=src.cluster,
             shape="plaintext",
             style="",
@@ -1079,7 +1096,7 @@ def _carry_between_rows(view: View) -> None:
                 f"carried/{src.id}>{dst.cluster}",
                 "carried",
                 src.title,
-                [f"{up}from {clusters[src.cluster].label}"],
+                [f"{towards(dst.cluster, src.cluster)}from {clusters[src.cluster].label}"],
                 cluster=dst.cluster,
                 step=src.step,
                 path=src.path,
@@ -1102,6 +1119,30 @@ def _carry_between_rows(view: View) -> None:
         src, dst = nodes.get(edge.src), nodes.get(edge.dst)
         if src is not None and dst is not None and dst.cluster is None and src.cluster not in (None, *last_row):
             edge.constraint = False
+
+
+def _order_rows(view: View) -> None:
+    """Rows: stack the rows top to bottom in the order of :attr:`View.clusters` -- time, then layer.
+
+    Graphviz orders the rows (boxes side by side in one rank) to cross fewer edges: with two layers
+    it stacked each layer's rows together, layer 1's above layer 0's, because each weight's fan-in
+    reaches only its own layer's rows. Instead every row is led by an invisible anchor, the anchors
+    are one column in row order (edges inside one rank, outside any box, which Graphviz keeps in
+    order), and each anchor points at the nodes its row starts with: the rows sort by their anchors.
+    The weights' fan-in takes no part in the layout (``constraint=False``).
+    """
+    rows = [c for c in view.clusters if c.step is not None]
+    entered = {e.dst for e in view.edges if e.constraint}
+    anchors = []
+    for row in rows:
+        anchor = ViewNode(f"row/{row.id}", "anchor", "", shape="point", style="invis")
+        view.nodes.append(anchor)
+        view.edges.extend(
+            ViewEdge(anchor.id, nid, kind="order", count=0, style="invis") for nid in row.nodes if nid not in entered
+        )
+        anchors.append(anchor.id)
+    view.edges.extend(ViewEdge(a, b, kind="order", count=0, style="invis") for a, b in pairwise(anchors))
+    view.same_rank.append(anchors)
 
 
 def _state_role(view_node: ViewNode, graph: Graph, nodes: dict[str, ViewNode]):
