@@ -643,9 +643,20 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool) -> None:
         if not retain_graph:
             node._backward = FREED
         if edge_hook is None:
-            for parent, pg in zip(parents, parent_grads):
+            # Unrolled for the common one- and two-input ops: a zip per node costs more than the sends.
+            count = len(parents)
+            if count <= 2:
+                parent, pg = parents[0], parent_grads[0]
                 if pg is not None and parent.requires_grad:
                     send(parent, pg)
+                if count == 2:
+                    parent, pg = parents[1], parent_grads[1]
+                    if pg is not None and parent.requires_grad:
+                        send(parent, pg)
+            else:
+                for parent, pg in zip(parents, parent_grads):
+                    if pg is not None and parent.requires_grad:
+                        send(parent, pg)
         else:  # the same, and observers see the whole gradient of each edge, in the parent's shape
             for index, (parent, pg) in enumerate(zip(parents, parent_grads)):
                 if pg is None or not parent.requires_grad:
