@@ -7,9 +7,11 @@ table is replaced atomically between its markers.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # ``benchmarks`` is a top-level folder of the repository, not installed
 
+from benchmarks import child, run, training, workloads  # noqa: E402
 from benchmarks import references as ref  # noqa: E402
-from benchmarks import run, training, workloads  # noqa: E402
 
 
 def test_quick_run_end_to_end():
@@ -140,6 +142,152 @@ def test_interleaved_stats_report_cpu_time_beside_wall_time():
     assert fastest <= median and median >= 0.002
     assert cpu < median / 4  # sleeping used almost no CPU
     assert stats["busy"][2] >= 0.0019
+
+
+# Factories for the child-process tests: a module the children import (its folder is put on PYTHONPATH).
+FACTORIES = """
+import json, mmap, os, sys, time
+
+import numpy as np
+
+
+def probe(log, labels, sleep):
+    \"\"\"Each call appends one line to ``log``: its label and what its process has.\"\"\"
+    from threadpoolctl import threadpool_info
+
+    from benchmarks import workloads as wl
+
+    print("a workload that prints while it is built")  # must not break the parent's pipe
+    state = {
+        "pid": os.getpid(),
+        "torch": "none" if sys.modules.get("torch", "absent") is None else "present",
+        "lstm_steps": wl.LSTM["steps"],
+        "blas_threads": [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
+    }
+
+    def call_of(label):
+        def call():
+            time.sleep(sleep)
+            with open(log, "a") as f:
+                f.write(json.dumps({"label": label, **state}) + "\\n")
+
+        return call
+
+    return {label: call_of(label) for label in labels}
+
+
+def kinds():
+    def sleep():
+        time.sleep(0.002)
+
+    def busy():
+        end = time.process_time() + 0.002
+        while time.process_time() < end:
+            pass
+
+    def pages():  # 1,024 fresh pages written: 1,024 minor faults
+        m = mmap.mmap(-1, 1024 * mmap.PAGESIZE)
+        m.madvise(mmap.MADV_NOHUGEPAGE)
+        for i in range(0, len(m), mmap.PAGESIZE):
+            m[i] = 1
+        m.close()
+
+    return {"sleep": sleep, "busy": busy, "pages": pages, "ones": lambda: np.ones(2_000_000)}
+
+
+def failing(pids):
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+
+    def raises():
+        raise ValueError("boom on purpose")
+
+    return {"good": lambda: None, "raises": raises, "exits": lambda: os._exit(3), "hangs": lambda: time.sleep(600)}
+"""
+
+
+@pytest.fixture
+def factories(tmp_path, monkeypatch):
+    (tmp_path / "bench_factories.py").write_text(FACTORIES)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the children inherit it
+    return tmp_path
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_children_alternate_order_never_import_torch_and_take_the_parents_settings(factories):
+    log = factories / "calls.log"
+    labels = ["a", "b", "c"]
+    with child.Pool(threads=1, reuse=True) as pool:
+        for steps in (7, 9):  # the second workload reuses the children (--quick's pool)
+            log.unlink(missing_ok=True)
+            stats = child.time_in_children(
+                "bench_factories:probe",
+                labels,
+                repeats=3,
+                target=1e-3,  # one call (10 ms) per sample: the log shows the order of the samples
+                args=[str(log), labels, 0.01],
+                settings={"benchmarks.workloads:LSTM": {"steps": steps}},
+                pool=pool,
+            )
+            calls = _calls(log)
+            order = [c["label"] for c in calls]
+            assert sorted(order[:3]) == labels  # warm-ups, all at once while the children start
+            assert order[3:6] == labels  # calibration, one at a time
+            assert order[6:15] == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]  # rounds alternate
+            assert order[15:] == labels  # one more call each, under tracemalloc
+            assert {c["torch"] for c in calls} == {"none"}
+            assert {c["lstm_steps"] for c in calls} == {steps}
+            assert all(c["blas_threads"] == [1] for c in calls)
+            pids = {label: {c["pid"] for c in calls if c["label"] == label} for label in labels}
+            assert all(len(p) == 1 for p in pids.values()) and len(set.union(*pids.values())) == 3
+            assert all(s.note == "" and s.wall >= 0.01 and s.best <= s.wall for s in stats.values())
+    assert all(_gone(pid) for p in pids.values() for pid in p)
+
+
+@pytest.mark.skipif(workloads.torch is None, reason="PyTorch not installed")
+def test_a_torch_label_runs_in_a_child_with_torch(factories):
+    log = factories / "calls.log"
+    child.time_in_children("bench_factories:probe", ["torch x"], 1, 1e-3, args=[str(log), ["torch x"], 0.0])
+    assert {c["torch"] for c in _calls(log)} == {"present"}
+
+
+def test_child_samples_wall_cpu_page_faults_and_peak_memory(factories):
+    stats = child.time_in_children("bench_factories:kinds", ["sleep", "busy", "pages", "ones"], 3, 5e-3)
+    assert all(s.note == "" for s in stats.values()), stats
+    sleep, busy, pages, ones = stats.values()
+    assert sleep.wall >= 0.002 and sleep.cpu < sleep.wall / 4  # waiting costs wall time, not CPU time
+    assert busy.cpu >= 0.0019
+    assert pages.faults >= 1000 and busy.faults < 50  # each fresh page written is one minor fault
+    assert 15 < ones.peak_mb < 40  # tracemalloc sees the 16 MB array
+    assert busy.peak_mb < 1
+
+
+def test_a_failing_child_is_reported_killed_and_the_others_measured(factories):
+    pids = factories / "pids"
+    labels = ["good", "raises", "exits", "hangs"]
+    started = time.monotonic()
+    stats = child.time_in_children("bench_factories:failing", labels, 2, 1e-3, args=[str(pids)], timeout=3)
+    assert time.monotonic() - started < 30
+    assert stats["good"].note == "" and stats["good"].wall is not None
+    assert "ValueError: boom on purpose" in stats["raises"].note
+    assert "exited with code 3" in stats["exits"].note
+    assert "no answer within 3 s" in stats["hangs"].note
+    assert all(stats[label].wall is None for label in labels[1:])
+    children = [int(pid) for pid in pids.read_text().split()]
+    assert len(children) == 4 and all(_gone(pid) for pid in children)
+    missing = child.time_in_children("bench_factories:failing", ["nope"], 1, 1e-3, args=[str(pids)], timeout=30)
+    assert "has no implementation 'nope'" in missing["nope"].note
 
 
 def test_peak_memory_sees_numpy_allocations():
