@@ -397,7 +397,7 @@ def _fused_lstm_node(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
             np.multiply(p_ifg, dc, out=p_ifg)  # d_{i,f,g} = dc P_{i,f,g}
             dc *= cs[t]  # now f_t: reaches c_(t-1)
             np.matmul(W_hh_t, p, out=dh)  # reaches h_(t-1)
-        dx, dw_ih, dw_hh, db = _lstm_weight_grads(acts, x, h0, packed, w_ih, np.argsort(order), chunk, w_hh)
+        dx, dw_ih, dw_hh, db = _lstm_weight_grads(acts, x, h0, packed, w_ih, chunk, w_hh)
         _give(acts, cs, tanh_c, g_t, s1, s2, W_hh)  # nothing refers to them any more: the next call reuses them
         states = (dh.T.copy() if h0.requires_grad else None, dc.T.copy() if c0.requires_grad else None)
         return (dx, *states, dw_ih, dw_hh) + (db,) * len(bias_parents)
@@ -428,13 +428,14 @@ def _rows(a: np.ndarray, order: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def _lstm_weight_grads(d, x, h0, packed, w_ih, rows: np.ndarray, chunk: int, w_hh):
+def _lstm_weight_grads(d, x, h0, packed, w_ih, chunk: int, w_hh):
     """dx, dW_ih, dW_hh and db from the pre-activation gradients ``d`` ``(T, 4H, B)`` of all steps.
 
     A block of ``chunk`` steps at a time is copied to ``(4H, n B)`` (columns step-major, as the
     batch-major ``x`` and ``h`` rows), its gate rows put back in PyTorch's order on the way
-    (``rows``), then each gradient is one matmul per block. The previous states are read from the
-    node's own batch-major output ``packed`` (h_1 .. h_T) and ``h0``.
+    (``d`` has them as o, i, f, g: see :func:`_oifg`), then each gradient is one matmul per block.
+    The previous states are read from the node's own batch-major output ``packed`` (h_1 .. h_T)
+    and ``h0``.
     """
     steps, gates, batch = d.shape
     hidden = gates // 4
@@ -450,7 +451,11 @@ def _lstm_weight_grads(d, x, h0, packed, w_ih, rows: np.ndarray, chunk: int, w_h
         cols = slice(lo * batch, hi * batch)
         n = (hi - lo) * batch
         dblock = block[:, :n]
-        np.take(d[lo:hi], rows, axis=1, out=dblock.reshape(gates, hi - lo, batch).transpose(1, 0, 2), mode="clip")
+        # Gates (o, i, f, g) of d back to PyTorch's (i, f, g, o): two block copies (a gather by row
+        # index, np.take, took 2.6x as long).
+        dblock3 = dblock.reshape(gates, hi - lo, batch)
+        np.copyto(dblock3[: 3 * hidden], d[lo:hi, hidden:].transpose(1, 0, 2))
+        np.copyto(dblock3[3 * hidden :], d[lo:hi, :hidden].transpose(1, 0, 2))
         db += dblock.sum(axis=1)
         if dx is not None:
             np.matmul(dblock.T, w_ih.data, out=dx[cols])
