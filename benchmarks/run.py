@@ -1,20 +1,30 @@
 """The benchmark harness: ``python -m benchmarks [--quick] [--markdown] [--readme]``.
 
 For every workload it first checks, in float64, that each implementation's gradients equal the
-hand-derived numpy reference; then it times the implementations **interleaved** (one call of each
-in turn, repeated), reports medians and each one's ratio to the numpy baseline of the same run
-(the goals against PyTorch also give the ratio of median CPU times, steadier on a shared machine),
-measures peak memory with ``tracemalloc`` (numpy and Python allocations; PyTorch's own allocator
-is invisible to it, so its peak resident size is measured in a child process where noted), and
-compares each ratio with the goal from the project's performance issue.
+hand-derived numpy reference; then it times each implementation **in its own child process**
+(:mod:`benchmarks.child`), the children sampled in turn and the order reversed every round, and
+reports per call the median wall time (and the fastest sample's), each one's ratio to the
+workload's first row, the median CPU time of the child (user + system; the goals against PyTorch
+give its ratio too, steadier on a shared machine), its minor page faults, and ``tracemalloc``'s
+peak of one call (numpy and Python allocations; PyTorch's own allocator is invisible to it, so
+its peak resident size is measured in a child process where noted). Each ratio is compared with
+the goal from the project's performance issue.
+
+Why a process each: in one shared process the implementations change each other's costs. glibc
+returns freed heap memory to the system and page-faults it back, and how much of that an
+implementation pays depends on what the others allocated and freed before it (the hand numpy
+LSTM pays ~1,400-1,700 faults per call, ~2.3 ms of system time, alone, fewer beside the others);
+and PyTorch's import leaves ~170,000 objects that every full garbage collection of the process
+walks, which a numpy or tinygrad_rnn user never has. A child that is not PyTorch's never imports
+it. The garbage collector stays on in the children, as in a user's program.
 
 BLAS threads: by default numpy's BLAS and PyTorch run single-threaded (``--threads 1``), which is
 what small recurrent models want and keeps results stable on a shared machine. numpy's is set with
 :func:`tinygrad_rnn.blas_threads` (threadpoolctl), PyTorch's with ``torch.set_num_threads``; the
 machine line of the report says what was set.
 
-``--quick`` runs everything smaller and fewer times (CI runs it, so the harness never rots);
-its numbers are not meant to be quoted.
+``--quick`` runs everything smaller and fewer times (CI runs it, so the harness never rots), its
+children reused from one workload to the next; its numbers are not meant to be quoted.
 """
 
 from __future__ import annotations
@@ -30,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,11 +47,13 @@ import numpy as np
 
 import tinygrad_rnn as tg
 
-from . import drawing, training
+from . import child, drawing, training
 from . import workloads as wl
+from .child import peak_memory_mb
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- benchmarks:table -->", "<!-- /benchmarks:table -->"
+NOT_MEASURED = "not measured: a child process failed (see the rows)"
 
 
 @dataclass
@@ -56,6 +67,9 @@ class Row:
     peak_mb: float | None = None
     note: str = ""
     best: float | None = None  # the fastest sample's time of one call, where measured
+    cpu: float | None = None  # median user + system CPU time of one call, where measured
+    sys_cpu: float | None = None  # of which system time (page faults, memory returned to the OS)
+    faults: float | None = None  # median minor page faults of one call
 
 
 @dataclass
@@ -75,53 +89,44 @@ class Report:
 
 
 # --------------------------------------------------------------------------------- measuring
-def _calibrate(fn, target: float) -> int:
-    """How many calls make one timed sample of about ``target`` seconds."""
-    start = time.perf_counter()
-    fn()
-    elapsed = time.perf_counter() - start
-    return max(1, min(100_000, int(target / max(elapsed, 1e-7))))
+@dataclass
+class Options:
+    """How this run measures: ``--quick``, BLAS and PyTorch threads, where the child processes come from."""
+
+    quick: bool = False
+    threads: int = 1
+    pool: child.Pool | None = None
 
 
-def time_interleaved(impls: dict, repeats: int, target: float) -> dict[str, float]:
-    """Median seconds per call of each implementation (see :func:`time_interleaved_stats`)."""
-    return {label: stats[0] for label, stats in time_interleaved_stats(impls, repeats, target).items()}
+def _settings() -> dict:
+    """The workload sizes as this process has them (``--quick`` shortens some), for the children to copy."""
+    return {
+        "benchmarks.workloads:LSTM": wl.LSTM,
+        "benchmarks.workloads:CHARRNN": wl.CHARRNN,
+        "benchmarks.training:MODEL": training.MODEL,
+    }
 
 
-def time_interleaved_stats(impls: dict, repeats: int, target: float) -> dict[str, tuple[float, float, float]]:
-    """(median, minimum, median CPU) seconds per call of each implementation, sampled in turn so drift hits all alike.
+def time_workload(
+    opts: Options, factory, *args, repeats: int, target: float, peaks: bool = True, **kwargs
+) -> dict[str, child.Stats]:
+    """Each implementation of ``factory(*args, **kwargs)`` timed in its own child process (:mod:`benchmarks.child`).
 
-    The garbage collector stays on, as in a user's program: a design that leaves reference cycles
-    behind (micrograd's closures refer to their own node) pays for their collection. Each sample
-    starts from a collected heap so nobody pays for another's garbage. The CPU time (this process's,
-    all threads) is the steadier yardstick on a shared machine: waiting for a core does not count.
+    ``--quick`` takes one round of samples of 2 ms. The labels are the factory's in this process,
+    which has PyTorch when it is installed; PyTorch's children do too, the others never import it.
     """
-    for fn in impls.values():  # warm up caches, allocators and lazy imports
-        fn()
-    inner = {label: _calibrate(fn, target) for label, fn in impls.items()}
-    samples: dict[str, list[float]] = {label: [] for label in impls}
-    cpu: dict[str, list[float]] = {label: [] for label in impls}
-    for _ in range(repeats):
-        for label, fn in impls.items():
-            n = inner[label]
-            gc.collect()
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(n):
-                fn()
-            samples[label].append((time.perf_counter() - start) / n)
-            cpu[label].append((time.process_time() - start_cpu) / n)
-    return {label: (statistics.median(s), min(s), statistics.median(cpu[label])) for label, s in samples.items()}
-
-
-def peak_memory_mb(fn) -> float:
-    """Peak traced allocation (MB) while ``fn`` runs once."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1] / 1e6
-    finally:
-        tracemalloc.stop()
+    labels = list(factory(*args, **kwargs))
+    return child.time_in_children(
+        f"{factory.__module__}:{factory.__name__}",
+        labels,
+        repeats=1 if opts.quick else repeats,
+        target=0.002 if opts.quick else target,
+        args=args,
+        kwargs=kwargs,
+        settings=_settings(),
+        peaks=peaks,
+        pool=opts.pool,
+    )
 
 
 def _once(fn) -> float:
@@ -246,6 +251,7 @@ def machine_description(threads: str) -> str:
         parts.append(f"torch {wl.torch.__version__}")
     parts.append(threads)
     parts.append(_blas_kernels())
+    parts.append("each implementation in its own process, rounds alternate order")
     parts.append(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     return ", ".join(parts)
 
@@ -274,17 +280,33 @@ def _blas_kernels() -> str:
 
 
 # ---------------------------------------------------------------------------------- workloads
-def _ratio_rows(
-    report: Report, workload: str, impls: dict, times: dict, peaks: dict, best: dict | None = None
-) -> dict[str, float]:
-    labels = list(impls)
-    base = times[labels[0]]
+def _ratio_rows(report: Report, workload: str, stats: dict[str, child.Stats]) -> dict[str, float | None]:
+    """One row per implementation; returns each one's ratio of median times to the first (None: not measured)."""
+    base = next(iter(stats.values())).wall
     ratios = {}
-    for label in labels:
-        ratios[label] = times[label] / base
-        fastest = None if best is None else best[label]
-        report.rows.append(Row(workload, label, times[label], ratios[label], peaks.get(label), best=fastest))
+    for label, s in stats.items():
+        ratios[label] = None if s.wall is None or base is None else s.wall / base
+        row = Row(workload, label, s.wall, ratios[label], s.peak_mb, s.note, s.best, s.cpu, s.sys, s.faults)
+        report.rows.append(row)
     return ratios
+
+
+def _ratio(stats: dict[str, child.Stats], ours: str, theirs: str, field: str = "wall") -> float | None:
+    """``ours / theirs`` of one measured field, None when either was not measured."""
+    if ours not in stats or theirs not in stats:
+        return None
+    a, b = getattr(stats[ours], field), getattr(stats[theirs], field)
+    return None if a is None or b is None else a / b
+
+
+def _versus(text: str, stats: dict[str, child.Stats], ours: str, theirs: str) -> Goal:
+    """Goal "ours at most theirs", by median and by minimum; the CPU-time ratio shown beside."""
+    if theirs not in stats:
+        return Goal(text, "torch not installed", None)
+    med, fast, cpu = (_ratio(stats, ours, theirs, f) for f in ("wall", "best", "cpu"))
+    if med is None or fast is None or cpu is None:
+        return Goal(text, NOT_MEASURED, None)
+    return Goal(text, f"median {med:.2f}x, min {fast:.2f}x (CPU time: median {cpu:.2f}x)", med <= 1.0 and fast <= 1.0)
 
 
 def _training_workload(cell: str) -> str:
@@ -296,8 +318,9 @@ def _training_workload(cell: str) -> str:
     )
 
 
-def bench_training(report: Report, quick: bool, cell: str) -> None:
+def bench_training(report: Report, opts: Options, cell: str) -> None:
     """Issue 18's headline: one training step of the character model, ours against PyTorch's."""
+    quick = opts.quick
     exact = training.loss_curves(cell, 3 if quick else 20, "float64")
     gap64 = training.curve_disagreement(exact)
     steps32 = 3 if quick else 150
@@ -313,143 +336,112 @@ def bench_training(report: Report, quick: bool, cell: str) -> None:
                 gap64 < 1e-9 and gap32 < 1e-4,
             )
         )
-    impls = training.make_training(cell, "float32")
-    stats = time_interleaved_stats(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.15)
-    times = {k: v[0] for k, v in stats.items()}
-    best = {k: v[1] for k, v in stats.items()}
-    _ratio_rows(report, _training_workload(cell), impls, times, {}, best)
+    stats = time_workload(opts, training.make_training, cell, "float32", repeats=15, target=0.15, peaks=False)
+    _ratio_rows(report, _training_workload(cell), stats)
     reference = f"torch nn.{cell.upper()}"
-    if reference not in times:
-        report.goals.append(Goal(f"{cell.upper()} model, fused <= 1.0x torch", "torch not installed", None))
-        return
-    med = times["tinygrad_rnn fused"] / times[reference]
-    fast = best["tinygrad_rnn fused"] / best[reference]
-    cpu = stats["tinygrad_rnn fused"][2] / stats[reference][2]
-    report.goals.append(
-        Goal(
-            f"{cell.upper()} model training step, fused <= 1.0x torch (median and minimum)",
-            f"median {med:.2f}x, min {fast:.2f}x (CPU time: median {cpu:.2f}x)",
-            med <= 1.0 and fast <= 1.0,
-        )
-    )
-    ops = times["tinygrad_rnn ops"] / times[reference]
-    report.goals.append(_at_most(f"{cell.upper()} model training step, ops path <= 2.5x torch", ops, 2.5))
+    text = f"{cell.upper()} model training step, fused <= 1.0x torch (median and minimum)"
+    report.goals.append(_versus(text, stats, "tinygrad_rnn fused", reference))
+    if reference in stats:
+        ops = _ratio(stats, "tinygrad_rnn ops", reference)
+        report.goals.append(_at_most(f"{cell.upper()} model training step, ops path <= 2.5x torch", ops, 2.5))
 
 
-def _peaks(impls: dict) -> dict[str, float | None]:
-    # tracemalloc sees numpy and Python allocations, not PyTorch's C++ allocator.
-    return {label: (None if label.startswith("torch") else peak_memory_mb(fn)) for label, fn in impls.items()}
-
-
-def bench_charrnn(report: Report, quick: bool) -> None:
+def bench_charrnn(report: Report, opts: Options) -> None:
     wl.check_charrnn()
-    impls = wl.make_charrnn("float32")
-    times = time_interleaved(impls, repeats=1 if quick else 21, target=0.002 if quick else 0.05)
-    ratios = _ratio_rows(report, "char-RNN train step (V 65, H 100, T 25, B 1)", impls, times, _peaks(impls))
+    stats = time_workload(opts, wl.make_charrnn, "float32", repeats=21, target=0.05)
+    ratios = _ratio_rows(report, "char-RNN train step (V 65, H 100, T 25, B 1)", stats)
     report.goals.append(_at_most("char-RNN, ops path <= 1.5x numpy", ratios["tinygrad_rnn ops"], 1.5))
     report.goals.append(_at_most("char-RNN, fused path <= 1.15x numpy", ratios["tinygrad_rnn fused"], 1.15))
 
 
-def bench_charrnn_per_step(report: Report, quick: bool) -> None:
+def bench_charrnn_per_step(report: Report, opts: Options) -> None:
     """Issue 15: the char-RNN as the course writes it (1-D vectors, per-step loss, Adagrad, clipping)."""
     wl.check_charrnn_per_step()
-    impls = wl.make_charrnn_per_step("float32")
-    stats = time_interleaved_stats(impls, repeats=1 if quick else 21, target=0.002 if quick else 0.05)
-    times = {k: v[0] for k, v in stats.items()}
-    best = {k: v[1] for k, v in stats.items()}
+    stats = time_workload(opts, wl.make_charrnn_per_step, "float32", repeats=21, target=0.05)
     sizes = "V {vocab}, H {hidden}, T {steps}".format(**wl.CHARRNN)
     workload = f"char-RNN train step written per step ({sizes}; 1-D vectors, per-step loss, Adagrad + clip)"
-    ratios = _ratio_rows(report, workload, impls, times, _peaks(impls), best)
+    ratios = _ratio_rows(report, workload, stats)
     report.goals.append(_at_most("char-RNN per step <= 1.5x numpy", ratios["tinygrad_rnn per-step"], 1.5))
-    if "torch per-step" in times:
-        speedup = times["torch per-step"] / times["tinygrad_rnn per-step"]
-        report.goals.append(Goal("char-RNN per step >= 1.5x faster than torch", f"{speedup:.2f}x", speedup >= 1.5))
-    else:
-        report.goals.append(Goal("char-RNN per step >= 1.5x faster than torch", "torch not installed", None))
+    text = "char-RNN per step >= 1.5x faster than torch"
+    if "torch per-step" not in stats:
+        report.goals.append(Goal(text, "torch not installed", None))
+        return
+    speedup = _ratio(stats, "torch per-step", "tinygrad_rnn per-step")
+    report.goals.append(_at_least(text, speedup, 1.5))
 
 
-def bench_lstm(report: Report, quick: bool) -> None:
+def bench_lstm(report: Report, opts: Options) -> None:
     wl.check_lstm()
-    impls = wl.make_lstm("float32")
-    stats = time_interleaved_stats(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.1)
-    times = {k: v[0] for k, v in stats.items()}
-    best = {k: v[1] for k, v in stats.items()}
+    stats = time_workload(opts, wl.make_lstm, "float32", repeats=15, target=0.1)
     sizes = "B {batch}, I {input}, H {hidden}, T {steps}".format(**wl.LSTM)
-    ratios = _ratio_rows(report, f"LSTM fwd+bwd ({sizes})", impls, times, _peaks(impls), best)
+    ratios = _ratio_rows(report, f"LSTM fwd+bwd ({sizes})", stats)
     report.goals.append(_at_most("LSTM, ops path <= 1.3x numpy", ratios["tinygrad_rnn ops"], 1.3))
-    if "torch ops" in times:
-        vs_torch_ops = times["tinygrad_rnn ops"] / times["torch ops"]
+    if "torch ops" in stats:
+        vs_torch_ops = _ratio(stats, "tinygrad_rnn ops", "torch ops")
         report.goals.append(_at_most("LSTM, ops path ahead of torch ops", vs_torch_ops, 1.0))
     else:
         report.goals.append(Goal("LSTM, ops path ahead of torch ops", "torch not installed", None))
 
 
-def bench_fused_layers(report: Report, quick: bool) -> None:
+def bench_fused_layers(report: Report, opts: Options) -> None:
     """Issue 15: ``nn.RNN/GRU/LSTM(fused=True)`` at most PyTorch's layer time, by median and by minimum."""
     sizes = "B {batch}, I {input}, H {hidden}, T {steps}".format(**wl.LSTM)
     for cell in ("lstm", "gru", "rnn"):
-        impls = wl.make_fused_layer(cell, "float32")
-        stats = time_interleaved_stats(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.1)
-        times = {k: v[0] for k, v in stats.items()}
-        best = {k: v[1] for k, v in stats.items()}
-        _ratio_rows(report, f"fused {cell.upper()} layer fwd+bwd ({sizes})", impls, times, {}, best)
-        labels = list(impls)
-        text = f"{cell.upper()}, fused <= 1.0x torch nn.{cell.upper()} (median and minimum)"
-        if len(labels) < 2:
-            report.goals.append(Goal(text, "torch not installed", None))
-            continue
-        med = times[labels[1]] / times[labels[0]]
-        fast = best[labels[1]] / best[labels[0]]
-        cpu = stats[labels[1]][2] / stats[labels[0]][2]
-        measured = f"median {med:.2f}x, min {fast:.2f}x (CPU time: median {cpu:.2f}x)"
-        report.goals.append(Goal(text, measured, med <= 1.0 and fast <= 1.0))
+        stats = time_workload(opts, wl.make_fused_layer, cell, "float32", repeats=15, target=0.1, peaks=False)
+        _ratio_rows(report, f"fused {cell.upper()} layer fwd+bwd ({sizes})", stats)
+        name = cell.upper()
+        text = f"{name}, fused <= 1.0x torch nn.{name} (median and minimum)"
+        report.goals.append(_versus(text, stats, f"tinygrad_rnn fused {name}", f"torch nn.{name}"))
 
 
-def bench_per_op(report: Report, quick: bool) -> None:
-    impls = wl.make_per_op("float32")
-    times = time_interleaved(impls, repeats=1 if quick else 21, target=0.002 if quick else 0.05)
-    _ratio_rows(report, "per-op overhead: 1x1 add fwd+bwd", impls, times, {})
-    us = times["tinygrad_rnn"] * 1e6
+def bench_per_op(report: Report, opts: Options) -> None:
+    stats = time_workload(opts, wl.make_per_op, "float32", repeats=21, target=0.05, peaks=False)
+    _ratio_rows(report, "per-op overhead: 1x1 add fwd+bwd", stats)
+    ours = stats["tinygrad_rnn"].wall
+    if ours is None:
+        report.goals.append(Goal("per-op overhead <= 4 us", NOT_MEASURED, None))
+        return
+    us = ours * 1e6
     goal = Goal("per-op overhead <= 4 us", f"{us:.1f} us", us <= 4.0)
-    if "torch" in times:
-        goal.measured += f" (torch {times['torch'] * 1e6:.1f} us, {times['torch'] / times['tinygrad_rnn']:.1f}x ours)"
+    theirs = stats["torch"].wall if "torch" in stats else None
+    if theirs is not None:
+        goal.measured += f" (torch {theirs * 1e6:.1f} us, {theirs / ours:.1f}x ours)"
     report.goals.append(goal)
 
 
-def bench_scalar(report: Report, quick: bool) -> None:
-    impls = wl.make_scalar(samples=4 if quick else 10)
-    times = time_interleaved(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.05)
-    _ratio_rows(report, "scalar engine: 3-16-16-1 MLP fwd+bwd", impls, times, {})
-    speedup = times["micrograd-style"] / times["tinygrad_rnn.scalar"]
-    report.goals.append(Goal("scalar engine >= 2x faster than micrograd-style", f"{speedup:.2f}x", speedup >= 2.0))
+def bench_scalar(report: Report, opts: Options) -> None:
+    stats = time_workload(opts, wl.make_scalar, samples=4 if opts.quick else 10, repeats=15, target=0.05, peaks=False)
+    _ratio_rows(report, "scalar engine: 3-16-16-1 MLP fwd+bwd", stats)
+    speedup = _ratio(stats, "micrograd-style", "tinygrad_rnn.scalar")
+    report.goals.append(_at_least("scalar engine >= 2x faster than micrograd-style", speedup, 2.0))
 
 
-def bench_scalar_rnn(report: Report, quick: bool) -> None:
+def bench_scalar_rnn(report: Report, opts: Options) -> None:
     """Issue 17: the scalar-engine RNN cell (hidden 4, 25 steps, per-step loss) vs micrograd's design."""
     from . import scalar_rnn
 
     scalar_rnn.check_scalar_rnn()
-    impls = scalar_rnn.make_scalar_rnn(steps=5 if quick else scalar_rnn.STEPS)
-    times = time_interleaved(impls, repeats=1 if quick else 15, target=0.002 if quick else 0.05)
-    _ratio_rows(report, f"scalar engine: RNN cell, hidden 4, {5 if quick else 25} steps, fwd+bwd", impls, times, {})
-    speedup = times["micrograd-style"] / times["tinygrad_rnn.nn.scalar_rnn"]
-    report.goals.append(Goal("scalar-engine RNN >= 2x faster than micrograd-style", f"{speedup:.2f}x", speedup >= 2.0))
+    steps = 5 if opts.quick else scalar_rnn.STEPS
+    stats = time_workload(opts, scalar_rnn.make_scalar_rnn, steps=steps, repeats=15, target=0.05, peaks=False)
+    _ratio_rows(report, f"scalar engine: RNN cell, hidden 4, {steps} steps, fwd+bwd", stats)
+    speedup = _ratio(stats, "micrograd-style", "tinygrad_rnn.nn.scalar_rnn")
+    report.goals.append(_at_least("scalar-engine RNN >= 2x faster than micrograd-style", speedup, 2.0))
 
 
-def bench_chain(report: Report, quick: bool, threads: int) -> None:
+def bench_chain(report: Report, opts: Options) -> None:
     """Each engine's chain runs in its own child process, the engines' repeats interleaved.
 
     Building 100,000 nodes triggers full garbage collections, and each walks every tracked object
     in the process: measured in one process, tinygrad_rnn would also pay for the objects PyTorch's
     import left behind, which its users never have.
     """
-    n = 5_000 if quick else 100_000
+    n = 5_000 if opts.quick else 100_000
     name = f"chain of {n:,} ops, build+backward"
     engines = ["tg"] if wl.torch is None else ["tg", "torch"]
     runs: dict[str, list[tuple[float, float]]] = {engine: [] for engine in engines}
-    for _ in range(1 if quick else 5):
+    for _ in range(1 if opts.quick else 5):
         for engine in engines:
-            result = chain_in_child(engine, n, threads)
+            result = chain_in_child(engine, n, opts.threads)
             if result is not None:
                 runs[engine].append(result)
 
@@ -488,16 +480,16 @@ def bench_chain(report: Report, quick: bool, threads: int) -> None:
     report.goals.append(_at_most(f"{n:,}-op chain peak < {limit:.0f} MB", worst, limit, unit=" MB", fmt=".0f"))
 
 
-def bench_memory(report: Report, quick: bool, threads: int) -> None:
+def bench_memory(report: Report, opts: Options) -> None:
     """Issue 15: a 1,000-step fused LSTM (B 32, H 128) forward + backward peaks no higher than PyTorch's."""
-    steps = 100 if quick else 1_000
+    steps = 100 if opts.quick else 1_000
     name = f"LSTM (B 32, I 32, H 128) {steps:,} steps fwd+bwd, peak resident growth (child process)"
-    ours = lstm_peak_rss_mb("tg", steps, threads)
+    ours = lstm_peak_rss_mb("tg", steps, opts.threads)
     report.rows.append(Row(name, "tinygrad_rnn fused", note="failed" if ours is None else f"{ours:.0f} MB"))
     if wl.torch is None:
         report.goals.append(Goal(f"{steps:,}-step LSTM peak <= torch's", "torch not installed", None))
         return
-    theirs = lstm_peak_rss_mb("torch", steps, threads)
+    theirs = lstm_peak_rss_mb("torch", steps, opts.threads)
     report.rows.append(Row(name, "torch nn.LSTM", note="failed" if theirs is None else f"{theirs:.0f} MB"))
     if ours is None or theirs is None:
         report.goals.append(Goal(f"{steps:,}-step LSTM peak <= torch's", "measurement failed", None))
@@ -507,12 +499,12 @@ def bench_memory(report: Report, quick: bool, threads: int) -> None:
     )
 
 
-def bench_unrolled(report: Report, quick: bool) -> None:
-    steps = 200 if quick else 10_000
+def bench_unrolled(report: Report, opts: Options) -> None:
+    steps = 200 if opts.quick else 10_000
     name = f"RNN (I 8, H 32) unrolled {steps:,} steps, fwd+bwd"
     for label, fused in (("tinygrad_rnn ops", False), ("tinygrad_rnn fused", True)):
         run = wl.make_unrolled(steps, fused)
-        seconds = _median_time(run, 1 if quick else 3)
+        seconds = _median_time(run, 1 if opts.quick else 3)
         report.rows.append(Row(name, label, seconds, None, peak_memory_mb(run)))
 
 
@@ -540,13 +532,21 @@ def check_float32(report: Report) -> None:
     report.goals.append(Goal("float32 end to end (outputs and every gradient)", names, dtypes == {np.dtype("float32")}))
 
 
-def _at_most(text: str, value: float, limit: float, unit: str = "x", fmt: str = ".2f") -> Goal:
+def _at_most(text: str, value: float | None, limit: float, unit: str = "x", fmt: str = ".2f") -> Goal:
+    if value is None:
+        return Goal(text, NOT_MEASURED, None)
     return Goal(text, f"{value:{fmt}}{unit}", bool(value <= limit))
 
 
+def _at_least(text: str, value: float | None, limit: float) -> Goal:
+    if value is None:
+        return Goal(text, NOT_MEASURED, None)
+    return Goal(text, f"{value:.2f}x", bool(value >= limit))
+
+
 BENCHES = {
-    "train_lstm": lambda report, quick: bench_training(report, quick, "lstm"),
-    "train_gru": lambda report, quick: bench_training(report, quick, "gru"),
+    "train_lstm": lambda report, opts: bench_training(report, opts, "lstm"),
+    "train_gru": lambda report, opts: bench_training(report, opts, "gru"),
     "charrnn": bench_charrnn,
     "charrnn_per_step": bench_charrnn_per_step,
     "lstm": bench_lstm,
@@ -557,7 +557,7 @@ BENCHES = {
     "chain": bench_chain,
     "unrolled": bench_unrolled,
     "memory": bench_memory,
-    "drawing": lambda report, quick: drawing.bench_drawing(report, quick),
+    "drawing": lambda report, opts: drawing.bench_drawing(report, opts.quick),
 }
 
 
@@ -572,14 +572,23 @@ def _fmt_time(seconds: float | None) -> str:
     return f"{seconds:.2f} s"
 
 
+def _cpu_text(r: Row) -> str:
+    """ "2.95 ms (sys 0.66 ms), faults/call 1,377": why a row's wall time is what it is."""
+    if r.cpu is None:
+        return ""
+    sys_text = "" if r.sys_cpu is None else f" (sys {_fmt_time(r.sys_cpu)})"
+    faults = "" if r.faults is None else f", faults/call {r.faults:,.0f}"
+    return f"{_fmt_time(r.cpu)}{sys_text}{faults}"
+
+
 def to_markdown(report: Report, quick: bool) -> str:
     """The results as the README's tables (machine line, measurements, goals)."""
     lines = [f"Measured {'(quick mode: not for quoting) ' if quick else ''}on: {report.machine}.", ""]
     header = (
         "| workload | implementation | median time (fastest) | ratio to the workload's first row "
-        "| peak memory (tracemalloc; else as noted) |"
+        "| CPU time (of it system), page faults, per call | peak memory (tracemalloc; else as noted) |"
     )
-    lines += [header, "|---|---|---|---|---|"]
+    lines += [header, "|---|---|---|---|---|---|"]
     for r in report.rows:
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x"
         peaks = [] if r.peak_mb is None else [f"{r.peak_mb:.1f} MB"]
@@ -589,7 +598,7 @@ def to_markdown(report: Report, quick: bool) -> str:
         if r.note and r.seconds is not None:
             peaks.append(r.note)
         peak = "; ".join(peaks) or "-"
-        lines.append(f"| {r.workload} | {r.label} | {time_text} | {ratio} | {peak} |")
+        lines.append(f"| {r.workload} | {r.label} | {time_text} | {ratio} | {_cpu_text(r) or '-'} | {peak} |")
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for g in report.goals:
         met = "n/a" if g.met is None else ("yes" if g.met else "**no**")
@@ -613,7 +622,8 @@ def to_text(report: Report) -> str:
         time_text = _fmt_time(r.seconds) if r.seconds is not None else r.note
         if r.best is not None:
             time_text += f" (min {_fmt_time(r.best)})"
-        out.append(f"  {r.label:<{width}}  {time_text:>10}  {ratio:>7}  {peak}")
+        cpu = f"CPU {_cpu_text(r)}" if r.cpu is not None else ""
+        out.append(f"  {r.label:<{width}}  {time_text:>10}  {ratio:>7}  {cpu:<44}  {peak}".rstrip())
     out.append("")
     for g in report.goals:
         met = "n/a" if g.met is None else ("met" if g.met else "NOT MET")
@@ -653,14 +663,14 @@ def main(argv: list[str] | None = None) -> int:
         training.MODEL["steps"] = 8
 
     report = Report(machine=machine_description(threads))
-    for name in args.only or list(BENCHES):
-        fn = BENCHES[name]
-        started = time.perf_counter()
-        if name in ("chain", "memory"):
-            fn(report, args.quick, args.threads)
-        else:
-            fn(report, args.quick)
-        print(f"[{name}: {time.perf_counter() - started:.1f} s]", file=sys.stderr)
+    # --quick reuses the children from one workload to the next: its numbers are not for quoting,
+    # and it saves the start-ups (PyTorch's import alone is ~1.2 s) of some thirty processes.
+    with child.Pool(threads=args.threads, reuse=args.quick) as pool:
+        opts = Options(args.quick, args.threads, pool)
+        for name in args.only or list(BENCHES):
+            started = time.perf_counter()
+            BENCHES[name](report, opts)
+            print(f"[{name}: {time.perf_counter() - started:.1f} s]", file=sys.stderr)
     if not args.only:
         check_float32(report)
 
