@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from xml.etree import ElementTree
@@ -55,6 +56,48 @@ def _plain_heights(digraph: graphviz.Digraph) -> dict[str, float]:
         if parts[0] == "node":
             height[parts[1].strip('"')] = float(parts[3])
     return height
+
+
+def _label_boxes(root: ElementTree.Element, edge=lambda title: True) -> list[tuple[float, float, float, float, str]]:
+    """``(left, right, top, bottom, text)`` of the rendered labels of the edges whose title passes ``edge``."""
+    boxes = []
+    for g in _svg_groups(root, "edge"):
+        if edge(g.find(f"{SVG}title").text):
+            for t in g.iter(f"{SVG}text"):
+                text = "".join(t.itertext())
+                width = 5.2 * len(text)  # Helvetica 9 pt: about 5 px a character
+                x, y = float(t.get("x")), float(t.get("y"))
+                left = {"start": x, "end": x - width}.get(t.get("text-anchor"), x - width / 2)
+                boxes.append((left, left + width, y - 9, y, text))
+    return boxes
+
+
+def _node_boxes(root: ElementTree.Element) -> list[tuple[float, float, float, float, str]]:
+    """``(left, right, top, bottom, node id)`` of every rendered node's outline."""
+    boxes = []
+    for g in _svg_groups(root, "node"):
+        points = []
+        for shape in g.iter(f"{SVG}polygon"):
+            points += [tuple(map(float, p.split(","))) for p in shape.get("points").split()]
+        for shape in g.iter(f"{SVG}path"):
+            points += [tuple(map(float, p)) for p in re.findall(r"(-?[\d.]+),(-?[\d.]+)", shape.get("d"))]
+        for e in g.iter(f"{SVG}ellipse"):
+            cx, cy, rx, ry = (float(e.get(k)) for k in ("cx", "cy", "rx", "ry"))
+            points += [(cx - rx, cy - ry), (cx + rx, cy + ry)]
+        if points:
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            boxes.append((min(xs), max(xs), min(ys), max(ys), g.find(f"{SVG}title").text))
+    return boxes
+
+
+def _overlapping(labels: list[tuple], nodes: Sequence[tuple] = ()) -> list[tuple[str, str]]:
+    """Pairs of label boxes that overlap each other or a node box (from _label_boxes, _node_boxes)."""
+    found = []
+    for i, a in enumerate(labels):
+        for b in [*labels[i + 1 :], *nodes]:
+            if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                found.append((a[4], b[4]))
+    return found
 
 
 def _edges_from(source: str, node_id: str) -> list[str]:
@@ -480,7 +523,7 @@ def test_bidirectional_steps_get_one_box_per_direction():
         assert reverse == {title.endswith("←")}
     # The state flows step to step within each direction, never across.
     by_id = {n.id: n.title for n in view.nodes}
-    chained = [(by_id[e.src], by_id[e.dst]) for e in view.edges if e.src in by_id and by_id[e.src] in steps]
+    chained = [(by_id[e.src], by_id[e.dst]) for e in view.edges if e.kind == "data" and by_id[e.src] in steps]
     # The reverse pass runs from the last step to the first: its state goes from t = 2 to t = 1.
     assert ("t = 1 →", "t = 2 →") in chained and ("t = 2 ←", "t = 1 ←") in chained
     assert ("t = 1 ←", "t = 2 ←") not in chained
@@ -516,6 +559,31 @@ def test_bidirectional_reverse_box_t_holds_the_input_x_t():
         np.testing.assert_array_equal(x_t.obj.data, xs.data[t - 1])
         (h_t,) = [n for n in members if n.role is not None and n.role.label() == f"h_{t}"]
         np.testing.assert_array_equal(h_t.obj.data, out.data[t - 1, :, 3:])  # the reverse half of y_t
+
+
+@pytest.mark.parametrize("cell", [nn.RNN, nn.GRU, nn.LSTM])
+def test_bidirectional_steps_read_forward_above_reverse_narrow_and_with_no_label_overlapping(needs_dot, cell):
+    # One node per step: 2,063-2,303 pt wide at T = 3 (the weights in one row, 14-23 labels
+    # overlapping labels or nodes); now t = k → above t = k ← down the page, the shares in the weights.
+    tg.manual_seed(0)
+    out, _ = cell(2, 3, bidirectional=True)(tg.randn(3, 1, 2))
+    loss = (out * out).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    drawing = viz.draw(trace(loss, gradients=rec), detail="step")
+    root = _svg(drawing)
+    assert float(root.get("width").removesuffix("pt")) < 1450  # measured 1,290-1,425 pt
+    labels = _label_boxes(root)
+    assert len(labels) >= 8 and _overlapping(labels, _node_boxes(root)) == []
+    height = _plain_heights(drawing.digraph)
+    column = [height[f"step/t{s}{d}"] for s in range(3) for d in ("", "_reverse")]
+    assert column == sorted(column, reverse=True)  # t = 1 →, t = 1 ←, t = 2 →, ... top to bottom
+    # Every use's signed share is listed in its weight's node, under the total it adds up to.
+    for name in ("weight_hh_l0", "weight_hh_l0_reverse"):
+        node = drawing.view.node(f"param/{name}")
+        shares = [float(line.split(": ")[1].split()[0]) for line in node.lines if line.startswith("W_hh·h_")]
+        total = next(line for line in node.lines if line.endswith("= Σ shares"))
+        assert len(shares) == 3 and sum(shares) == pytest.approx(float(total.split()[1]), abs=0.02)
 
 
 def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_below():
@@ -629,18 +697,9 @@ def test_neuron_view_lays_out_one_column_per_layer_with_each_neurons_own_weights
     # Edge labels are Graphviz labels (laid out as nodes of their own, so they never overlap), and
     # rendered, no two of them overlap.
     assert "headlabel" not in panel and "taillabel" not in panel
-    boxes = []
-    for g in _svg_groups(_svg(drawing), "edge"):
-        if not g.find(f"{SVG}title").text.startswith("p0_"):
-            continue
-        for t in g.iter(f"{SVG}text"):
-            width = 5.2 * len("".join(t.itertext()))  # Helvetica 9 pt: about 5 px a character
-            x, y = float(t.get("x")), float(t.get("y"))
-            boxes.append((x - width / 2, x + width / 2, y - 9, y))
+    boxes = _label_boxes(_svg(drawing), lambda title: title.startswith("p0_"))
     assert len(boxes) >= 9
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1 :]:
-            assert not (a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]), f"edge labels overlap: {a} {b}"
+    assert _overlapping(boxes) == []
 
 
 def test_neuron_view_columns_read_top_to_bottom_in_index_order(needs_dot):

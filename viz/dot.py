@@ -38,6 +38,10 @@ What you see
 * **Bidirectional layers.** The forward and the reverse pass of a step are drawn apart: ``t = 3 →``
   and ``t = 3 ←``. Both read ``x_3``; the reverse one reads ``h_4`` (of the step after it) and
   writes the reverse ``h_3``, as in Graves' equations; the reverse pass starts from ``h_(T+1)``.
+  One node per step (``detail="step"``, one bidirectional layer), ``t = 1 →`` is drawn above
+  ``t = 1 ←``, then ``t = 2 →``...: the forward steps in one column, the reverse steps in one
+  beside it, each weight above its pass's column with the signed shares of its uses listed in its
+  node (``W_hh·h_2: +0.13 (norm 0.4)``), where they cannot overlap.
 
 Levels of detail and automatic collapse
 ---------------------------------------

@@ -796,6 +796,9 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     shared = {n.id for n in graph.parameters() if len(graph.out_edges(n)) > 1}
     multi_path = len({n.path for n in graph.nodes if n.step is not None}) > 1
     both_ways = any(is_reverse_scope(n.path) for n in graph.nodes if n.step is not None)
+    # One step node holds every layer of a direction: with several, the layers' inputs run both ways
+    # between a step's two nodes, and _pair_directions' column order no longer holds.
+    multi_layer = len({n.path for n in graph.nodes if n.step is not None}) > (2 if both_ways else 1)
 
     # Nodes, grouped into one cluster per (path, step) at op level, clusters in time order.
     by_cluster: dict[tuple[str, int], list[_Group]] = {}
@@ -951,6 +954,8 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
 
     if level.name == "op" and not view.rows:
         view.edges.extend(_order_steps(by_cluster, grouped_edges, graph))
+    if level.name == "step" and both_ways and view.rankdir == "TB" and not multi_layer:
+        _pair_directions(view, graph)
 
     groups_of = {n.id: g.gid for g in groups.values() for n in g.members}
     cuts = [(groups_of[s], groups_of[leaf]) for s, leaf in links if s in groups_of and leaf in groups_of]
@@ -1321,6 +1326,60 @@ def _state_name(n: Node, tracks: dict[str, str]) -> str | None:
 def _crosses_steps(src: Node, dst: Node) -> bool:
     """True for an edge from one time step to another (a recurrent state handed on)."""
     return src.step is not None and dst.step is not None and src.step != dst.step
+
+
+def _pair_directions(view: View, graph: Graph) -> None:
+    """Bidirectional, one node per step: each time step's forward box ``t = 1 →`` above its reverse
+    twin ``t = 1 ←``, then ``t = 2 →`` and so on down the page: the forward steps in one straight
+    column, the reverse steps in one beside it, a row lower, their state flowing back up, and each
+    pass's weights one under the other above its column, listing the signed shares of their uses.
+
+    Left to Graphviz the forward steps ran down one column and the reverse ones up another, with
+    every weight in one row above them (2,063 pt wide for an RNN over 3 steps, 2,303 pt for an LSTM)
+    and the weights' labels piled up where their fans of edges met.
+    """
+
+    def first_step(n: ViewNode) -> int:
+        return min(graph[m].step for m in n.members if graph[m].step is not None)
+
+    nodes = {n.id: n for n in view.nodes}
+    order = sorted(
+        (n for n in view.nodes if n.kind in ("step", "elided")), key=lambda n: (first_step(n), is_reverse_scope(n.path))
+    )
+    if not order:
+        return
+    place = {n.id: i for i, n in enumerate(order)}
+    for e in view.edges:  # the reverse state runs back up, against the order of the rows: it does not rank
+        if e.kind == "data" and e.src in place and e.dst in place and place[e.dst] < place[e.src]:
+            e.constraint = False
+    lines: tuple[list[ViewNode], list[ViewNode]] = ([], [])
+    for n in order:
+        lines[is_reverse_scope(n.path)].append(n)
+        n.layout_group = ("forward", "reverse")[is_reverse_scope(n.path)]  # each column one straight line
+    pairs = [*pairwise(order), *pairwise(lines[1])]  # one row each, in time order; the reverse column straight
+    view.edges.extend(ViewEdge(a.id, b.id, kind="order", count=0, style="invis") for a, b in pairs)
+    sides: tuple[list[str], list[str]] = ([], [])
+    for n in view.nodes:
+        if n.kind == "param" and n.cluster is None and any(e.src == n.id and e.dst in place for e in view.edges):
+            sides[is_reverse_scope(n.title)].append(n.id)
+    # The weights above the steps, a pass's weights one under the other (two side by side a row):
+    # level with the steps, Graphviz spread them and the two columns apart (1,943 pt wide).
+    for params in sides:
+        view.edges.extend(
+            ViewEdge(a, b, kind="order", count=0, style="invis") for a, b in pairwise([*params, order[0].id])
+        )
+    for e in view.edges:
+        if e.kind != "param" or e.dst not in place:
+            continue
+        # Down the page to its steps, taking part in the layout: each weight's fan stays beside its
+        # column (left out, Graphviz sent edges around the far side of the other column).
+        e.constraint = True
+        if e.label:
+            # Listed in the weight's node, under the total they add up to: beside the arrow heads the
+            # labels of a weight's uses piled up; as labels in the edges (nodes of their own to
+            # Graphviz) they spread the drawing over 2,353 pt.
+            nodes[e.src].lines.append(e.label)
+            e.label, e.label_outside = "", False
 
 
 def _order_steps(by_cluster: dict, grouped_edges: dict, graph: Graph) -> list[ViewEdge]:
