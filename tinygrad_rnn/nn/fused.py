@@ -118,6 +118,18 @@ def _give(*arrays: np.ndarray) -> None:
             _spare_bytes[0] += a.nbytes
 
 
+def _transposed(w: np.ndarray) -> np.ndarray:
+    """``w.T`` as a row-major spare array (:func:`_take`; give it back after use).
+
+    A recurrence multiplies by it at every step: ``h @ W_hh.T`` through the transposed view is a
+    form OpenBLAS runs slowly for a batch of few rows (measured at B 32, H 128: 33 us per step for a
+    GRU's ``(H, 3H)``, 22 us with this copy, which takes one pass over the weight per call).
+    """
+    out = _take(w.shape[::-1], w.dtype)
+    np.copyto(out, w.T)
+    return out
+
+
 # ------------------------------------------------------------------------------------ helpers
 def _check(op: str, x: Tensor, states: tuple, w_ih: Tensor, w_hh: Tensor, gates: int) -> tuple[int, int, int]:
     """Validate shapes; return (T, B, H)."""
@@ -218,13 +230,15 @@ def fused_rnn(
     a = _project(x.data, w_ih.data, bias)  # (T, B, H), becomes the pre-activations
     hs = np.empty((steps + 1, batch, hidden), dtype=a.dtype)  # h_0 .. h_T
     hs[0] = h0.data
+    W_hh_t = _transposed(W_hh)
     for t in range(steps):
         pre = a[t]
-        pre += hs[t] @ W_hh.T
+        pre += hs[t] @ W_hh_t
         if nonlinearity == "tanh":
             np.tanh(pre, out=hs[t + 1])
         else:
             np.maximum(pre, 0, out=hs[t + 1])
+    _give(W_hh_t)
     parents = (x, h0, w_ih, w_hh, *bias_parents)
 
     def backward(g):
@@ -537,9 +551,10 @@ def fused_gru(
     hs = np.empty((steps + 1, batch, hidden), dtype=dtype)
     hn = np.empty((steps, batch, hidden), dtype=dtype)  # W_hn h + b_hn, which r scales
     hs[0] = h0.data
+    W_hh_t = _transposed(W_hh)
     for t in range(steps):
         a = gi[t]
-        gh = hs[t] @ W_hh.T  # (B, 3H)
+        gh = hs[t] @ W_hh_t  # (B, 3H)
         if b_h is not None:
             gh += b_h
         a[:, :H2] += gh[:, :H2]
@@ -552,6 +567,7 @@ def fused_gru(
         np.subtract(hs[t], n, out=h)
         h *= a[:, H:H2]
         h += n  # h' = n + z (h - n)
+    _give(W_hh_t)
     parents = (x, h0, w_ih, w_hh, *(b for b in (b_ih, b_hh) if b is not None))
 
     def backward(g):
