@@ -235,15 +235,18 @@ def test_fused_lstm_over_several_blocks_of_steps_equals_ops_path(steps, with_sta
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
-def test_fused_lstm_second_backward_with_retain_graph_gives_the_same_gradients():
-    """The first backward overwrites the saved gates with gradients; a retained graph recomputes them."""
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_fused_second_backward_with_retain_graph_gives_the_same_gradients(kind):
+    """The first backward hands the saved gates back for reuse (the LSTM's overwritten with gradients);
+    a retained graph recomputes them."""
     rng = np.random.default_rng(11)
     x_data = rng.standard_normal((20, 2, 3))
     grads = []
     for fused in (False, True):
-        lstm = _make("LSTM", fused)
+        lstm = _make(kind, fused)
         x = Tensor(x_data, requires_grad=True)
-        out, (h_n, c_n) = lstm(x)
+        out, state = lstm(x)
+        h_n, c_n = state if kind == "LSTM" else (state, state)
         loss = (out * out).sum() + (c_n * h_n).sum()
         loss.backward(retain_graph=True)
         once = [x.grad.copy()] + [p.grad.copy() for p in lstm.parameters()]

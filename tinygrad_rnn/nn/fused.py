@@ -520,6 +520,42 @@ def fused_lstm(
 
 
 # --------------------------------------------------------------------------------- fused GRU
+def _gru_gates(x, hs, w_ih, W_hh, b_i, b_h, write_states: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The GRU recurrence over ``hs`` ``(T + 1, B, H)``, whose ``hs[0]`` is h_0.
+
+    Returns ``gi`` ``(T, B, 3H)``, the gate values r, z, n of every step, and ``hn`` ``(T, B, H)``,
+    ``W_hn h + b_hn`` (which r scales), both spare arrays (:func:`_take`) for the caller to give back.
+    With ``write_states`` the new states are written into ``hs[1:]``; without, they are read from
+    there (a second backward recomputing the gates of a sequence run before).
+    """
+    steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    H, H2 = hidden, 2 * hidden
+    gi = _take((steps, batch, 3 * hidden), hs.dtype)
+    np.matmul(x.reshape(steps * batch, x.shape[-1]), w_ih.T, out=gi.reshape(steps * batch, 3 * hidden))
+    if b_i is not None:
+        gi += b_i
+    hn = _take((steps, batch, hidden), hs.dtype)
+    W_hh_t = _transposed(W_hh)
+    for t in range(steps):
+        a = gi[t]
+        gh = hs[t] @ W_hh_t  # (B, 3H)
+        if b_h is not None:
+            gh += b_h
+        a[:, :H2] += gh[:, :H2]
+        _sigmoid_(a[:, :H2])  # r, z
+        hn[t] = gh[:, H2:]
+        n = a[:, H2:]
+        n += a[:, :H] * hn[t]
+        np.tanh(n, out=n)
+        if write_states:
+            h = hs[t + 1]
+            np.subtract(hs[t], n, out=h)
+            h *= a[:, H:H2]
+            h += n  # h' = n + z (h - n)
+    _give(W_hh_t)
+    return gi, hn
+
+
 @register("fused_gru")
 def fused_gru(
     x: Tensor,
@@ -545,32 +581,21 @@ def fused_gru(
     steps, batch, hidden = _check("fused_gru", x, (h0,), w_ih, w_hh, 3)
     H, H2 = hidden, 2 * hidden
     W_hh = w_hh.data
-    gi = _project(x.data, w_ih.data, None if b_ih is None else b_ih.data)  # (T, B, 3H) -> r, z, n values
+    b_i = None if b_ih is None else b_ih.data
     b_h = None if b_hh is None else b_hh.data
-    dtype = gi.dtype
-    hs = np.empty((steps + 1, batch, hidden), dtype=dtype)
-    hn = np.empty((steps, batch, hidden), dtype=dtype)  # W_hn h + b_hn, which r scales
+    dtype = np.result_type(x.data, w_ih.data, *(() if b_i is None else (b_i,)))  # the projection's
+    hs = np.empty((steps + 1, batch, hidden), dtype=dtype)  # h_0 .. h_T; h_1 .. h_T are the output
     hs[0] = h0.data
-    W_hh_t = _transposed(W_hh)
-    for t in range(steps):
-        a = gi[t]
-        gh = hs[t] @ W_hh_t  # (B, 3H)
-        if b_h is not None:
-            gh += b_h
-        a[:, :H2] += gh[:, :H2]
-        _sigmoid_(a[:, :H2])  # r, z
-        hn[t] = gh[:, H2:]
-        n = a[:, H2:]
-        n += a[:, :H] * hn[t]
-        np.tanh(n, out=n)
-        h = hs[t + 1]
-        np.subtract(hs[t], n, out=h)
-        h *= a[:, H:H2]
-        h += n  # h' = n + z (h - n)
-    _give(W_hh_t)
+    gi, hn = _gru_gates(x.data, hs, w_ih.data, W_hh, b_i, b_h, write_states=True)
+    saved = [gi, hn]  # handed back to the spares by the first backward
     parents = (x, h0, w_ih, w_hh, *(b for b in (b_ih, b_hh) if b is not None))
 
     def backward(g):
+        if saved:
+            gi, hn = saved
+            saved.clear()
+        else:  # a second backward (retain_graph=True): the gates again, from the saved states
+            gi, hn = _gru_gates(x.data, hs, w_ih.data, W_hh, b_i, b_h, write_states=False)
         di = _take(gi.shape, dtype)  # gradients of the input-side pre-activations
         dhh = _take(gi.shape, dtype)  # gradients of the hidden-side pre-activations
         dh = np.zeros((batch, hidden), dtype=dtype)
@@ -599,7 +624,7 @@ def fused_gru(
             grads.append(d_i.sum(axis=0))
         if b_hh is not None:
             grads.append(d_h.sum(axis=0))
-        _give(di, dhh)  # every gradient above is a new array: the next call reuses these two
+        _give(di, dhh, gi, hn)  # every gradient above is a new array: the next call reuses these
         return tuple(grads)
 
     return _fused(_make(hs[1:], "fused_gru", parents, backward), "GRU", steps)
