@@ -4,10 +4,10 @@ Why not time them side by side in one process: there they contaminate each other
 
 * **Page faults.** glibc returns freed heap memory to the operating system and faults it back in on
   the next allocation; whether an implementation pays those faults depends on what the *other*
-  implementations in the same process allocated and freed before it. (The LSTM workload's hand
-  numpy pays ~1,400-1,700 minor faults per call, ~2.3 ms of system time, alone in its process, fewer
-  when it shares one; tinygrad_rnn's fused LSTM ~1,250; its op-level LSTM and PyTorch, with its
-  caching allocator, ~0.)
+  implementations in the same process allocated and freed before it. (The LSTM workload, T 50,
+  alone in its process as in a user's script: hand numpy ~1,600 minor faults per call, ~2.7 ms of
+  system time; tinygrad_rnn's op-level LSTM ~6,000, ~9-11 ms; in one process with the others, both
+  paid none. The fused layer and PyTorch, with its caching allocator, ~0 either way.)
 * **Garbage collection.** Importing PyTorch leaves ~170,000 objects that every full collection in
   the process walks, which a numpy or tinygrad_rnn user's program never has.
 

@@ -12,8 +12,9 @@ the goal from the project's performance issue.
 
 Why a process each: in one shared process the implementations change each other's costs. glibc
 returns freed heap memory to the system and page-faults it back, and how much of that an
-implementation pays depends on what the others allocated and freed before it (the hand numpy
-LSTM pays ~1,400-1,700 faults per call, ~2.3 ms of system time, alone, fewer beside the others);
+implementation pays depends on what the others allocated and freed before it (alone, as in a
+user's script, the hand numpy LSTM pays ~1,600 faults per call, ~2.7 ms of system time, and the
+op-level tinygrad_rnn LSTM ~6,000, ~9-11 ms; beside the others in one process, both paid none);
 and PyTorch's import leaves ~170,000 objects that every full garbage collection of the process
 walks, which a numpy or tinygrad_rnn user never has. A child that is not PyTorch's never imports
 it. The garbage collector stays on in the children, as in a user's program.
@@ -576,7 +577,7 @@ def _cpu_text(r: Row) -> str:
     """ "2.95 ms (sys 0.66 ms), faults/call 1,377": why a row's wall time is what it is."""
     if r.cpu is None:
         return ""
-    sys_text = "" if r.sys_cpu is None else f" (sys {_fmt_time(r.sys_cpu)})"
+    sys_text = "" if r.sys_cpu is None else f" (sys {_fmt_time(r.sys_cpu) if r.sys_cpu >= 1e-7 else 0})"
     faults = "" if r.faults is None else f", faults/call {r.faults:,.0f}"
     return f"{_fmt_time(r.cpu)}{sys_text}{faults}"
 
@@ -623,7 +624,7 @@ def to_text(report: Report) -> str:
         if r.best is not None:
             time_text += f" (min {_fmt_time(r.best)})"
         cpu = f"CPU {_cpu_text(r)}" if r.cpu is not None else ""
-        out.append(f"  {r.label:<{width}}  {time_text:>10}  {ratio:>7}  {cpu:<44}  {peak}".rstrip())
+        out.append(f"  {r.label:<{width}}  {time_text:>22}  {ratio:>7}  {cpu:<44}  {peak}".rstrip())
     out.append("")
     for g in report.goals:
         met = "n/a" if g.met is None else ("met" if g.met else "NOT MET")
