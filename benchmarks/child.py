@@ -8,8 +8,8 @@ Why not time them side by side in one process: there they contaminate each other
   alone in its process as in a user's script: hand numpy ~1,600 minor faults per call, ~2.7 ms of
   system time; tinygrad_rnn's op-level LSTM ~6,000, ~9-11 ms; in one process with the others, both
   paid none. The fused layer and PyTorch, with its caching allocator, ~0 either way.)
-* **Garbage collection.** Importing PyTorch leaves ~170,000 objects that every full collection in
-  the process walks, which a numpy or tinygrad_rnn user's program never has.
+* **Garbage collection.** A process that has imported PyTorch holds ~168,000 objects for every
+  full collection to walk, against ~23,000 in a numpy or tinygrad_rnn user's program.
 
 So the parent (:func:`time_in_children`) starts one child per implementation label. A child that is
 not PyTorch's (its label does not start with ``"torch"``) never imports PyTorch

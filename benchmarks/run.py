@@ -15,8 +15,8 @@ returns freed heap memory to the system and page-faults it back, and how much of
 implementation pays depends on what the others allocated and freed before it (alone, as in a
 user's script, the hand numpy LSTM pays ~1,600 faults per call, ~2.7 ms of system time, and the
 op-level tinygrad_rnn LSTM ~6,000, ~9-11 ms; beside the others in one process, both paid none);
-and PyTorch's import leaves ~170,000 objects that every full garbage collection of the process
-walks, which a numpy or tinygrad_rnn user never has. A child that is not PyTorch's never imports
+and a process that has imported PyTorch holds ~168,000 objects for every full garbage collection
+to walk, against ~23,000 in a numpy or tinygrad_rnn user's program. A child that is not PyTorch's never imports
 it. The garbage collector stays on in the children, as in a user's program.
 
 BLAS threads: by default numpy's BLAS and PyTorch run single-threaded (``--threads 1``), which is
@@ -196,8 +196,8 @@ def _in_child(script: str, **fields) -> list[float] | None:
     """Run ``script`` (formatted with ``fields`` and the repo root) in a fresh Python; the numbers it prints last.
 
     A fresh process measures one implementation alone: nothing another framework allocated or
-    imported (PyTorch's import leaves ~170,000 objects that every full garbage collection walks)
-    is in its heap. None when the child fails.
+    imported is in its heap (a process that has imported PyTorch holds ~168,000 objects for every
+    full garbage collection to walk, ~23,000 without it). None when the child fails.
     """
     code = script.format(root=str(Path(__file__).resolve().parent.parent), **fields)
     try:
