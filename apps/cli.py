@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_rnn.errors import TinygradRNNError
+from tinygrad_rnn.heap import keep_freed_memory
 from tinygrad_rnn.threads import blas_threads
 
 PROG = "tinygrad-rnn"
@@ -569,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     blas_threads(args.blas_threads)  # small matrices: extra BLAS threads only fight for the cores
+    keep_freed_memory()  # each backward frees a graph the next step rebuilds: no page faults for it
     try:
         return int(args.run(args) or 0)
     except UsageError as err:

@@ -22,6 +22,7 @@ from .errors import (
     TinygradRNNError,
 )
 from .gradcheck import gradcheck
+from .heap import keep_freed_memory
 from .monitor import GradientMonitor
 from .ops import argmax, argmin, cat, chunk, gather, make_node, multinomial, split, stack, where
 from .random import manual_seed
@@ -69,6 +70,7 @@ __all__ = [
     "int64",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "keep_freed_memory",
     "load",
     "long",
     "make_node",

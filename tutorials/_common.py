@@ -103,7 +103,9 @@ class ClaimError(AssertionError):
 
 
 def _limit_blas_threads() -> None:
-    """Hold BLAS to one thread also when numpy was imported before this module (a notebook kernel)."""
+    """Hold BLAS to one thread also when numpy was imported before this module (a notebook kernel),
+    and keep freed graph memory in the process (see ``tinygrad_rnn.keep_freed_memory``)."""
+    tinygrad_rnn.keep_freed_memory()
     try:
         tinygrad_rnn.blas_threads(1)
     except ImportError:  # threadpoolctl missing from an old environment: the variables above still work
