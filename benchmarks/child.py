@@ -134,6 +134,9 @@ def serve(threads: int) -> None:
     wl.tg.blas_threads(threads)
     if wl.torch is not None:
         wl.torch.set_num_threads(threads)
+    # As a training script should (see tinygrad_rnn.heap): freed arrays stay with the process, so no
+    # implementation pays for glibc handing them back and faulting them in again on every call.
+    wl.tg.keep_freed_memory()
     fn, calls = None, 1
     for line in sys.stdin:
         message = json.loads(line)

@@ -252,7 +252,7 @@ def machine_description(threads: str) -> str:
         parts.append(f"torch {wl.torch.__version__}")
     parts.append(threads)
     parts.append(_blas_kernels())
-    parts.append("each implementation in its own process, rounds alternate order")
+    parts.append("each implementation in its own process, rounds alternate order, freed memory kept")
     parts.append(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     return ", ".join(parts)
 

@@ -17,7 +17,8 @@ also imported PyTorch pays far fewer page faults than alone.
 
 The price: a process keeps up to about twice ``megabytes`` of memory it no longer uses, and
 arrays up to ``megabytes`` come from the heap rather than from a mapping of their own. The engine
-never calls this by itself; the command line and the lessons do, and a training script may::
+never calls this by itself; the command line, the lessons and the benchmarks' child processes
+(every implementation alike) do, and a training script may::
 
     import tinygrad_rnn as tg
 
