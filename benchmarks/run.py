@@ -599,12 +599,18 @@ def to_markdown(report: Report, quick: bool) -> str:
         if r.note and r.seconds is not None:
             peaks.append(r.note)
         peak = "; ".join(peaks) or "-"
-        lines.append(f"| {r.workload} | {r.label} | {time_text} | {ratio} | {_cpu_text(r) or '-'} | {peak} |")
+        cells = (r.workload, r.label, time_text, ratio, _cpu_text(r) or "-", peak)
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for g in report.goals:
         met = "n/a" if g.met is None else ("yes" if g.met else "**no**")
-        lines.append(f"| {g.text} | {g.measured} | {met} |")
+        lines.append(f"| {_cell(g.text)} | {_cell(g.measured)} | {met} |")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a markdown table cell: a ``|`` (a failed child's note may hold one) escaped."""
+    return text.replace("|", "\\|")
 
 
 def to_text(report: Report) -> str:

@@ -302,3 +302,11 @@ def test_chain_child_times_one_engine_without_pytorch_in_its_process():
     assert run._in_child(probe, engine="tg", threads=1, n=0) == [1.0, 1.0]
     if workloads.torch is not None:
         assert run._in_child(probe, engine="torch", threads=1, n=0) == [0.0, 0.0]
+
+
+def test_a_note_with_a_bar_stays_in_its_markdown_cell():
+    report = run.Report(machine="m")
+    report.rows.append(run.Row("w", "impl", None, note="child failed: a | b"))
+    report.goals.append(run.Goal("goal | x", "1 | 2", False))
+    rows = [line for line in run.to_markdown(report, quick=False).splitlines() if "a \\| b" in line or "x" in line]
+    assert [line.replace("\\|", "").count("|") for line in rows] == [7, 4]  # the table's own bars only

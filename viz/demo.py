@@ -131,7 +131,7 @@ def _neuron_vs_layer(neuron_graph, layer_graph, scale) -> dot.Drawing:
                 {"detail": "scope", "values": True, "scale": scale},
             ),
         ],
-        title="The same 3-3-1 tanh network, loss (y - 1)²: neuron by neuron, and layer by layer",
+        title="The same 3-3-1 tanh network, loss (y - 1)², drawn at two levels: one node per layer, one per neuron",
     )
 
 
