@@ -387,6 +387,28 @@ def make_lstm(dtype: str = "float32") -> dict:
     return impls
 
 
+def make_lstm_bookkeeping(dtype: str = "float32") -> dict:
+    """The LSTM workload's steps at B 1, I 1, H 1: the arithmetic is nothing, the graph's bookkeeping is all.
+
+    The hand-derived numpy LSTM and the op-level tinygrad_rnn one, as in :func:`make_lstm`; the
+    difference of the two is what the graph costs per call apart from the arithmetic.
+    """
+    params = ref.lstm_init(1, 1, dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((LSTM["steps"], 1, 1)).astype(dtype)
+    dout = rng.standard_normal((LSTM["steps"], 1, 1)).astype(dtype)
+    lstm = nn.LSTM(1, 1, dtype=dtype)
+    lstm.load_state_dict({f"{k}_l0": v for k, v in params.items()})
+
+    def tg_run():
+        lstm.zero_grad()
+        xt = Tensor(x, requires_grad=True)
+        out, _ = lstm(xt)
+        out.backward(dout)
+
+    return {"numpy (hand-derived)": lambda: ref.lstm_forward_backward(params, x, dout), "tinygrad_rnn ops": tg_run}
+
+
 # ------------------------------------------------------------------- fused layers vs PyTorch
 def make_fused_layer(cell: str, dtype: str = "float32") -> dict:
     """Forward and backward of ``nn.RNN``/``nn.GRU``/``nn.LSTM`` with ``fused=True`` against PyTorch's layer.
