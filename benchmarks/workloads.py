@@ -409,6 +409,43 @@ def make_lstm_bookkeeping(dtype: str = "float32") -> dict:
     return {"numpy (hand-derived)": lambda: ref.lstm_forward_backward(params, x, dout), "tinygrad_rnn ops": tg_run}
 
 
+def make_fused_lstm_matmuls(dtype: str = "float32") -> dict:
+    """Only the matrix products the fused LSTM makes in one forward and backward, the same shapes and calls.
+
+    The input projection of all steps, a ``(4H, H) @ (H, B)`` product per step forward and its
+    transpose per step backward, and per block of 16 steps the ``dx``, ``dW_ih`` and ``dW_hh``
+    products (see ``tinygrad_rnn/nn/fused.py``). What is left of the fused layer's time is its
+    element-wise gate work and bookkeeping.
+    """
+    steps, batch, features, hidden = LSTM["steps"], LSTM["batch"], LSTM["input"], LSTM["hidden"]
+    gates, chunk = 4 * hidden, 16
+    rng = np.random.default_rng(0)
+    W_ih, W_hh = (rng.standard_normal((gates, n)).astype(dtype) for n in (features, hidden))
+    x = rng.standard_normal((steps, batch, features)).astype(dtype)
+    hs = rng.standard_normal((steps + 1, hidden, batch)).astype(dtype)
+    acts = np.empty((steps, gates, batch), dtype=dtype)
+    rows = rng.standard_normal((steps * batch, hidden)).astype(dtype)  # h_(t-1), batch-major
+    recurrent, dh = np.empty((gates, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype)
+    block = rng.standard_normal((gates, chunk * batch)).astype(dtype)
+    dx = np.empty((steps * batch, features), dtype=dtype)
+    x2 = x.reshape(steps * batch, features)
+
+    def run():
+        np.matmul(W_ih, x.transpose(0, 2, 1), out=acts)
+        for t in range(steps):
+            np.matmul(W_hh, hs[t], out=recurrent)
+        for t in range(steps):
+            np.matmul(W_hh.T, acts[t], out=dh)
+        for lo in range(0, steps, chunk):
+            n = (min(lo + chunk, steps) - lo) * batch
+            cols = slice(lo * batch, lo * batch + n)
+            np.matmul(block[:, :n].T, W_ih, out=dx[cols])
+            block[:, :n] @ x2[cols]
+            block[:, :n] @ rows[cols]
+
+    return {"numpy: the fused LSTM's matmuls alone": run}
+
+
 # ------------------------------------------------------------------- fused layers vs PyTorch
 def make_fused_layer(cell: str, dtype: str = "float32") -> dict:
     """Forward and backward of ``nn.RNN``/``nn.GRU``/``nn.LSTM`` with ``fused=True`` against PyTorch's layer.

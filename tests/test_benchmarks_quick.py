@@ -55,7 +55,8 @@ def test_quick_run_end_to_end():
     )
     for workload in workloads_shown:
         assert f"| {workload}" in out, workload
-    for label in ("numpy (hand-derived)", "tinygrad_rnn ops", "tinygrad_rnn fused", "micrograd-style"):
+    labels = ("numpy (hand-derived)", "tinygrad_rnn ops", "tinygrad_rnn fused", "micrograd-style")
+    for label in (*labels, "numpy: the fused LSTM's matmuls alone"):
         assert f"| {label} |" in out, label
     assert "| goal | measured | met |" in out
     # Every goal row says met, not met, or n/a -- it is never silently missing.
