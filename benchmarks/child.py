@@ -7,7 +7,9 @@ Why not time them side by side in one process: there they contaminate each other
   implementations in the same process allocated and freed before it. (The LSTM workload, T 50,
   alone in its process as in a user's script: hand numpy ~1,600 minor faults per call, ~2.7 ms of
   system time; tinygrad_rnn's op-level LSTM ~6,000, ~9-11 ms; in one process with the others, both
-  paid none. The fused layer and PyTorch, with its caching allocator, ~0 either way.)
+  paid none. The fused layer and PyTorch, with its caching allocator, ~0 either way.) Every child
+  therefore starts with ``tinygrad_rnn.keep_freed_memory()``, as a training script should: then no
+  implementation pays them, alone or not, and the faults column shows that.
 * **Garbage collection.** A process that has imported PyTorch holds ~168,000 objects for every
   full collection to walk, against ~23,000 in a numpy or tinygrad_rnn user's program.
 
