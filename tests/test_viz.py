@@ -561,16 +561,30 @@ def test_bidirectional_reverse_box_t_holds_the_input_x_t():
         np.testing.assert_array_equal(h_t.obj.data, out.data[t - 1, :, 3:])  # the reverse half of y_t
 
 
+def _bidirectional_steps(cell, layers: int):
+    """``detail="step"`` drawing of a bidirectional ``cell(2, 3)`` of ``layers`` layers over 3 steps, all gradients."""
+    tg.manual_seed(0)
+    out, _ = cell(2, 3, num_layers=layers, bidirectional=True)(tg.randn(3, 1, 2))
+    loss = (out * out).sum()
+    with record_gradients() as rec:
+        loss.backward()
+    return viz.draw(trace(loss, gradients=rec), detail="step")
+
+
+def _assert_shares_in_weight_nodes(drawing, names: Sequence[str]) -> None:
+    """Every use's signed share is listed in its weight's node, under the total it adds up to."""
+    for name in names:
+        node = drawing.view.node(f"param/{name}")
+        shares = [float(line.split(": ")[1].split()[0]) for line in node.lines if line.startswith("W_hh·h_")]
+        total = next(line for line in node.lines if line.endswith("= Σ shares"))
+        assert len(shares) == 3 and sum(shares) == pytest.approx(float(total.split()[1]), abs=0.02)
+
+
 @pytest.mark.parametrize("cell", [nn.RNN, nn.GRU, nn.LSTM])
 def test_bidirectional_steps_read_forward_above_reverse_narrow_and_with_no_label_overlapping(needs_dot, cell):
     # One node per step: 2,063-2,303 pt wide at T = 3 (the weights in one row, 14-23 labels
     # overlapping labels or nodes); now t = k → above t = k ← down the page, the shares in the weights.
-    tg.manual_seed(0)
-    out, _ = cell(2, 3, bidirectional=True)(tg.randn(3, 1, 2))
-    loss = (out * out).sum()
-    with record_gradients() as rec:
-        loss.backward()
-    drawing = viz.draw(trace(loss, gradients=rec), detail="step")
+    drawing = _bidirectional_steps(cell, 1)
     root = _svg(drawing)
     assert float(root.get("width").removesuffix("pt")) < 1450  # measured 1,290-1,425 pt
     labels = _label_boxes(root)
@@ -578,12 +592,33 @@ def test_bidirectional_steps_read_forward_above_reverse_narrow_and_with_no_label
     height = _plain_heights(drawing.digraph)
     column = [height[f"step/t{s}{d}"] for s in range(3) for d in ("", "_reverse")]
     assert column == sorted(column, reverse=True)  # t = 1 →, t = 1 ←, t = 2 →, ... top to bottom
-    # Every use's signed share is listed in its weight's node, under the total it adds up to.
-    for name in ("weight_hh_l0", "weight_hh_l0_reverse"):
-        node = drawing.view.node(f"param/{name}")
-        shares = [float(line.split(": ")[1].split()[0]) for line in node.lines if line.startswith("W_hh·h_")]
-        total = next(line for line in node.lines if line.endswith("= Σ shares"))
-        assert len(shares) == 3 and sum(shares) == pytest.approx(float(total.split()[1]), abs=0.02)
+    _assert_shares_in_weight_nodes(drawing, ["weight_hh_l0", "weight_hh_l0_reverse"])
+
+
+@pytest.mark.parametrize("cell", [nn.RNN, nn.GRU, nn.LSTM])
+def test_stacked_bidirectional_steps_read_by_time_then_layer_in_four_columns_with_no_label_overlapping(needs_dot, cell):
+    # One node per step and direction held both layers: layer 1's forward step read layer 0's reverse
+    # one, which read layer 0's forward one (and the cat between the layers was drawn in the loss):
+    # 3,784-4,686 pt wide at T = 3, 112-137 labels overlapping labels or nodes.
+    drawing = _bidirectional_steps(cell, 2)
+    root = _svg(drawing)
+    assert float(root.get("width").removesuffix("pt")) < 2900  # measured 2,594-2,785 pt
+    labels, boxes = _label_boxes(root), _node_boxes(root)
+    assert len(labels) >= 20 and _overlapping(labels, boxes) == []
+    name = cell.__name__
+    box = {b[4]: b for b in boxes}
+    columns = [f"step/{name}.l{k}{d}@t" for k in (0, 1) for d in ("", "_reverse")]
+    # Time, then layer, down the page: t = 1 of layer 0 → and ←, of layer 1 → and ←, then t = 2...
+    down = [box[f"{c}{s}"][2] for s in range(3) for c in columns]
+    assert down == sorted(down)
+    # A column per layer and direction, left to right in that order, every step of one column left of
+    # every step of the next.
+    spans = [(min(box[f"{c}{s}"][0] for s in range(3)), max(box[f"{c}{s}"][1] for s in range(3))) for c in columns]
+    assert all(a[1] < b[0] for a, b in pairwise(spans))
+    assert drawing.view.node(f"{columns[3]}0").title == f"{name}.l1 · t = 1 ←"
+    # The loss reads the last layer; the layers do not read the loss.
+    assert not [e for e in drawing.view.edges if e.src == "loss" and e.dst.startswith("step/")]
+    _assert_shares_in_weight_nodes(drawing, ["weight_hh_l1", "weight_hh_l1_reverse"])
 
 
 def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_below():

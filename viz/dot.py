@@ -41,7 +41,10 @@ What you see
   One node per step (``detail="step"``, one bidirectional layer), ``t = 1 →`` is drawn above
   ``t = 1 ←``, then ``t = 2 →``...: the forward steps in one column, the reverse steps in one
   beside it, each weight above its pass's column with the signed shares of its uses listed in its
-  node (``W_hh·h_2: +0.13 (norm 0.4)``), where they cannot overlap.
+  node (``W_hh·h_2: +0.13 (norm 0.4)``), where they cannot overlap. Several bidirectional layers
+  get one node per step, layer and direction (``GRU.l1 · t = 2 ←``), by time then layer down the
+  page, a column per layer and direction, and the ``x_t = cat(→, ←)`` each layer above reads drawn
+  between them, not in the loss.
 
 Levels of detail and automatic collapse
 ---------------------------------------

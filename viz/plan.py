@@ -105,6 +105,19 @@ def _step_key(n: Node) -> tuple[str, str]:
     return f"step/t{n.step}" + ("_reverse" if is_reverse_scope(n.path) else ""), "step"
 
 
+def _layer_step_key(n: Node) -> tuple[str, str]:
+    # Several bidirectional layers: one node per time step, layer and direction. One node holding a
+    # direction's every layer would feed itself through the other: layer 1's forward step t reads
+    # layer 0's reverse step t, which reads layer 0's forward step t.
+    return f"step/{n.path}@t{n.step}", "step"
+
+
+def _stacks_both_ways(nodes: Sequence[Node]) -> bool:
+    """True for the steps of several layers, bidirectional (``nn.GRU(..., num_layers=2, bidirectional=True)``)."""
+    paths = {n.path for n in nodes if n.step is not None}
+    return len(paths) > 2 and any(is_reverse_scope(p) for p in paths)
+
+
 def _neuron_key(n: Node) -> tuple[str, str] | None:
     # The scalar engine's cells (tinygrad_rnn.nn.scalar_rnn) compute each neuron of each step in a
     # scope of its own ("h[0]", "f[1]"): one drawn node per neuron per step, boxed by step.
@@ -126,6 +139,8 @@ LEVELS: dict[str, Level] = {
 }
 """The detail levels, one row each; adding a level is one row here (and, if it needs one, a title in
 :func:`_group_title`)."""
+_STACKED_STEP = Level("step", "layer, direction and time step", _in_step(_layer_step_key), "TB")
+"""The ``"step"`` level of several bidirectional layers (see :func:`_layer_step_key`)."""
 AUTO_ORDER = ("op", "cell", "step")
 """The levels ``detail="auto"`` tries, finest first, until the drawing has at most ``max_nodes`` nodes."""
 DETAILS = ("auto", *LEVELS)
@@ -562,6 +577,7 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
             )
 
     tail = set() if options.loss_tail else _loss_tail(graph)
+    levels = {**LEVELS, "step": _STACKED_STEP} if _stacks_both_ways(nodes) else LEVELS
 
     made: dict[tuple[str, int | None], dict[str, tuple]] = {}
 
@@ -593,14 +609,14 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
         if max_nodes is not None:
             for name in AUTO_ORDER:
                 detail = name
-                if count(keys_for(LEVELS[name], keep)) <= max_nodes:
+                if count(keys_for(levels[name], keep)) <= max_nodes:
                     break
             if not steps and count(keys_for(LEVELS["op"], None)) > max_nodes and _has_scopes(nodes):
                 detail = "scope"  # no time steps to collapse: one node per module scope instead
             if detail != "op":
-                unit = LEVELS[detail].unit
+                unit = levels[detail].unit
                 notes.append(f"collapsed to one node per {unit}: {len(nodes)} nodes > max_nodes={max_nodes}")
-    level = LEVELS[detail]
+    level = levels[detail]
     keys = keys_for(level, keep)
     if limit and count(keys) > max_nodes and len(steps) > 2:
         # Still too many: keep as many first and last steps as fit in max_nodes.
@@ -698,13 +714,19 @@ def _is_fused(n: Node) -> bool:
 
 
 def _loss_tail(graph: Graph) -> set[str]:
-    """Ids of the ops after the recurrence: untimed ops computed from timed ones (the loss)."""
+    """Ids of the ops after the recurrence: untimed ops computed from timed ones (the loss), and not
+    read by a later time step (the ``cat`` of a bidirectional layer's two outputs the next layer reads
+    is between the layers: in the loss, it drew the layers as reading the loss)."""
     after: set[str] = set()
     for n in graph.nodes:  # parents first, so one pass suffices
         if n.kind == "op" and n.step is None and not _is_fused(n):
             if any(graph[p].step is not None or p in after for p in n.parents):
                 after.add(n.id)
-    return after
+    before: set[str] = set()
+    for n in reversed(graph.nodes):  # children first
+        if n.id in after and any(graph[c].step is not None or c in before for c in n.children):
+            before.add(n.id)
+    return after - before
 
 
 def _has_scopes(nodes: list[Node]) -> bool:
@@ -796,9 +818,6 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     shared = {n.id for n in graph.parameters() if len(graph.out_edges(n)) > 1}
     multi_path = len({n.path for n in graph.nodes if n.step is not None}) > 1
     both_ways = any(is_reverse_scope(n.path) for n in graph.nodes if n.step is not None)
-    # One step node holds every layer of a direction: with several, the layers' inputs run both ways
-    # between a step's two nodes, and _pair_directions' column order no longer holds.
-    multi_layer = len({n.path for n in graph.nodes if n.step is not None}) > (2 if both_ways else 1)
 
     # Nodes, grouped into one cluster per (path, step) at op level, clusters in time order.
     by_cluster: dict[tuple[str, int], list[_Group]] = {}
@@ -954,7 +973,7 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
 
     if level.name == "op" and not view.rows:
         view.edges.extend(_order_steps(by_cluster, grouped_edges, graph))
-    if level.name == "step" and both_ways and view.rankdir == "TB" and not multi_layer:
+    if level.name == "step" and both_ways and view.rankdir == "TB":
         _pair_directions(view, graph)
 
     groups_of = {n.id: g.gid for g in groups.values() for n in g.members}
@@ -1333,6 +1352,8 @@ def _pair_directions(view: View, graph: Graph) -> None:
     twin ``t = 1 ←``, then ``t = 2 →`` and so on down the page: the forward steps in one straight
     column, the reverse steps in one beside it, a row lower, their state flowing back up, and each
     pass's weights one under the other above its column, listing the signed shares of their uses.
+    Several layers: by time, then layer (``GRU.l0 · t = 1 →``, ``GRU.l0 · t = 1 ←``,
+    ``GRU.l1 · t = 1 →``...), a column per layer and direction, each with its own weights above it.
 
     Left to Graphviz the forward steps ran down one column and the reverse ones up another, with
     every weight in one row above them (2,063 pt wide for an RNN over 3 steps, 2,303 pt for an LSTM)
@@ -1342,32 +1363,53 @@ def _pair_directions(view: View, graph: Graph) -> None:
     def first_step(n: ViewNode) -> int:
         return min(graph[m].step for m in n.members if graph[m].step is not None)
 
+    def layer(path: str) -> str:
+        return re.sub(r"_reverse(?=\.|$)", "", path)
+
+    # Layers in the order they finish (layer 0 first, an encoder before its decoder), not by name:
+    # a layer's last step reads every step of the layer under it, the first of it need not.
+    computed = {layer(n.path): i for i, n in enumerate(graph.nodes) if n.step is not None}
     nodes = {n.id: n for n in view.nodes}
     order = sorted(
-        (n for n in view.nodes if n.kind in ("step", "elided")), key=lambda n: (first_step(n), is_reverse_scope(n.path))
+        (n for n in view.nodes if n.kind in ("step", "elided")),
+        key=lambda n: (first_step(n), computed.get(layer(n.path), 0), is_reverse_scope(n.path)),
     )
     if not order:
         return
+    stacked = len({n.path for n in order if n.kind == "step"}) > 2
     place = {n.id: i for i, n in enumerate(order)}
     for e in view.edges:  # the reverse state runs back up, against the order of the rows: it does not rank
         if e.kind == "data" and e.src in place and e.dst in place and place[e.dst] < place[e.src]:
             e.constraint = False
-    lines: tuple[list[ViewNode], list[ViewNode]] = ([], [])
+    columns: dict[str, list[ViewNode]] = {}
     for n in order:
-        lines[is_reverse_scope(n.path)].append(n)
-        n.layout_group = ("forward", "reverse")[is_reverse_scope(n.path)]  # each column one straight line
-    pairs = [*pairwise(order), *pairwise(lines[1])]  # one row each, in time order; the reverse column straight
+        column = ("forward", "reverse")[is_reverse_scope(n.path)]
+        if stacked:
+            column = f"{layer(n.path)} {column}"
+            if n.kind == "step":
+                n.title = f"{layer(n.path)} · {n.title}"
+        columns.setdefault(column, []).append(n)
+        n.layout_group = column  # each column one straight line
+    # One row each, in time order; the reverse columns straight.
+    pairs = [*pairwise(order), *(p for c in columns.values() if is_reverse_scope(c[0].path) for p in pairwise(c))]
     view.edges.extend(ViewEdge(a.id, b.id, kind="order", count=0, style="invis") for a, b in pairs)
-    sides: tuple[list[str], list[str]] = ([], [])
+    column_of = {n.id: n.layout_group for n in order}
+    sides: dict[str, list[str]] = {c: [] for c in columns}
     for n in view.nodes:
-        if n.kind == "param" and n.cluster is None and any(e.src == n.id and e.dst in place for e in view.edges):
-            sides[is_reverse_scope(n.title)].append(n.id)
-    # The weights above the steps, a pass's weights one under the other (two side by side a row):
-    # level with the steps, Graphviz spread them and the two columns apart (1,943 pt wide).
-    for params in sides:
-        view.edges.extend(
-            ViewEdge(a, b, kind="order", count=0, style="invis") for a, b in pairwise([*params, order[0].id])
-        )
+        fed = [e.dst for e in view.edges if e.src == n.id and e.dst in place]
+        if n.kind == "param" and n.cluster is None and fed:
+            sides[column_of[min((d for d in fed if nodes[d].kind == "step"), key=place.get, default=fed[0])]].append(
+                n.id
+            )
+    # The weights above the steps, a pass's weights one under the other (a column's side by side a
+    # row): level with the steps, Graphviz spread them and the two columns apart (1,943 pt wide).
+    for column, params in sides.items():
+        below = columns[column][0].id if stacked else order[0].id
+        view.edges.extend(ViewEdge(a, b, kind="order", count=0, style="invis") for a, b in pairwise([*params, below]))
+    if stacked:  # the columns left to right in the order of the steps (l0 →, l0 ←, l1 →, l1 ←), led by their weights
+        tops = [params[0] for params in sides.values() if params]
+        view.same_rank.append(tops)
+        view.edges.extend(ViewEdge(a, b, kind="order", count=0, style="invis") for a, b in pairwise(tops))
     for e in view.edges:
         if e.kind != "param" or e.dst not in place:
             continue
