@@ -452,6 +452,8 @@ def to_dot(view: View, dg: graphviz.Digraph | None = None, prefix: str = "") -> 
         dg.node(pid("legend"), label=f"<{_legend_table(view.legend)}>", shape="plaintext", fontsize="9")
     if top:
         dg.attr(rankdir=view.rankdir)
+        if view.node_gap is not None:
+            dg.attr(nodesep=str(view.node_gap))
         if view.rows:
             dg.attr(**_ROWS)
         _title(dg, view.title, view.notes)
