@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from _helpers import half_eye, hand_rnn, tbptt_losses
 from tinygrad_rnn.viz import dot
-from tinygrad_rnn.viz.plan import CUT
+from tinygrad_rnn.viz.plan import CUT, KEEP_STEPS, MAX_STEPS, PAIRED_ROWS, DrawOptions, plan
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, viz
@@ -619,6 +619,29 @@ def test_stacked_bidirectional_steps_read_by_time_then_layer_in_four_columns_wit
     # The loss reads the last layer; the layers do not read the loss.
     assert not [e for e in drawing.view.edges if e.src == "loss" and e.dst.startswith("step/")]
     _assert_shares_in_weight_nodes(drawing, ["weight_hh_l1", "weight_hh_l1_reverse"])
+
+
+def test_stacked_bidirectional_steps_past_paired_rows_are_left_to_graphviz_and_say_so():
+    # Every weight's fan crosses every row: Graphviz took 231 s for 2 layers over 20 steps.
+    steps = PAIRED_ROWS // 4 + 1
+    tg.manual_seed(0)
+    out, _ = nn.RNN(2, 3, num_layers=2, bidirectional=True)(tg.randn(steps, 1, 2))
+    view = plan(trace((out * out).sum()), DrawOptions(detail="step"))
+    assert any(note.startswith(f"{4 * steps} step nodes > PAIRED_ROWS") for note in view.notes)
+    assert not [e for e in view.edges if e.kind == "order"]
+    # Still one node per step, layer and direction, each saying which.
+    assert view.node(f"step/RNN.l1_reverse@t{steps - 1}").title == f"RNN.l1 · t = {steps} ←"
+
+
+def test_stacked_bidirectional_elided_stretch_holds_the_inputs_between_its_layers():
+    # x_t = cat(h→_t, h←_t), which layer 1 reads, is computed outside every step: of the steps drawn
+    # it is a node of its own (not in the loss); of the steps merged into one node, in that node.
+    tg.manual_seed(0)
+    out, _ = nn.RNN(2, 3, num_layers=2, bidirectional=True)(tg.randn(MAX_STEPS + 1, 1, 2))
+    view = plan(trace((out * out).sum()), DrawOptions(detail="step"))
+    kept = [*range(1, KEEP_STEPS + 1), *range(MAX_STEPS + 2 - KEEP_STEPS, MAX_STEPS + 2)]
+    assert [n.title for n in view.nodes if n.kind == "op"] == [f"x_{t}" for t in kept]
+    assert not [e for e in view.edges if e.src == "loss"]
 
 
 def test_op_level_steps_are_rows_past_row_steps_or_row_nodes_and_a_staircase_below():

@@ -43,8 +43,9 @@ What you see
   beside it, each weight above its pass's column with the signed shares of its uses listed in its
   node (``W_hh·h_2: +0.13 (norm 0.4)``), where they cannot overlap. Several bidirectional layers
   get one node per step, layer and direction (``GRU.l1 · t = 2 ←``), by time then layer down the
-  page, a column per layer and direction, and the ``x_t = cat(→, ←)`` each layer above reads drawn
-  between them, not in the loss.
+  page, a column per layer and direction (up to ``PAIRED_ROWS`` step nodes: past that Graphviz,
+  whose time grows with their square, lays them out alone), and the ``x_t = cat(→, ←)`` each layer
+  above reads drawn between them, not in the loss.
 
 Levels of detail and automatic collapse
 ---------------------------------------

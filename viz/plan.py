@@ -38,6 +38,7 @@ __all__ = [
     "LEVELS",
     "MAX_NODES",
     "MAX_STEPS",
+    "PAIRED_ROWS",
     "ROW_NODES",
     "ROW_STEPS",
     "DrawOptions",
@@ -63,6 +64,10 @@ ROW_STEPS = 4
 """Op-level drawings of more time steps put each step in a row of its own (see :mod:`tinygrad_rnn.viz.dot`)."""
 ROW_NODES = 80
 """Op-level drawings of more nodes in time steps put each step in a row of its own, too."""
+PAIRED_ROWS = 40
+"""Step-level drawings of several bidirectional layers with more step nodes are left to Graphviz's own
+layout (wide, but laid out in seconds): one row per node, every weight's fan of edges crosses every
+row, and Graphviz's time grows with their square (2 layers: 8 steps, 32 nodes, 1.6 s; 12: 11 s; 20: 231 s)."""
 
 
 # ------------------------------------------------------------------------------- detail levels
@@ -110,6 +115,11 @@ def _layer_step_key(n: Node) -> tuple[str, str]:
     # direction's every layer would feed itself through the other: layer 1's forward step t reads
     # layer 0's reverse step t, which reads layer 0's forward step t.
     return f"step/{n.path}@t{n.step}", "step"
+
+
+def _layer_of(path: str) -> str:
+    """The layer a pass runs in: ``GRU.l1`` for ``GRU.l1_reverse`` and for ``GRU.l1``."""
+    return re.sub(r"_reverse(?=\.|$)", "", path)
 
 
 def _stacks_both_ways(nodes: Sequence[Node]) -> bool:
@@ -597,8 +607,14 @@ def _grouping(graph: Graph, options: DrawOptions, links: list[tuple[str, str]]):
             lo, hi = steps[keep], steps[-keep - 1]
             # At op level the stretch gets a box of its own between the steps before and after it.
             where = ("", lo) if level.clusters else None
-            for n in nodes:
+            for n in nodes:  # parents first
+                drawn = [keys[p][0] for p in n.parents if p in keys]
+                between = n.kind == "op" and n.step is None and n.id not in tail
                 if n.step is not None and lo <= n.step <= hi:
+                    keys[n.id] = ("elided", "elided", where)
+                elif between and drawn and all(k == "elided" for k in drawn):
+                    # Between two layers of the stretch (the cat of a bidirectional layer's outputs
+                    # the next one reads): drawn apart, 34 of them tied to one node took Graphviz 130 s.
                     keys[n.id] = ("elided", "elided", where)
         return keys
 
@@ -897,6 +913,11 @@ def plan(graph: Graph, options: DrawOptions | None = None) -> View:
     for group in loose:
         if id(group) not in in_column:
             view.nodes.append(_view_node(group, graph, values, marked, shared, both_ways))
+
+    if level is _STACKED_STEP:  # four steps say t = 1: each says its layer (GRU.l1 · t = 1 ←)
+        for n in view.nodes:
+            if n.kind == "step":
+                n.title = f"{_layer_of(n.path)} · {n.title}"
 
     # Rows of several layers or directions, stacked in time order by _order_rows.
     stacked = view.rows and len({c.path for c in view.clusters if c.step is not None and c.path}) > 1
@@ -1366,20 +1387,23 @@ def _pair_directions(view: View, graph: Graph) -> None:
     def first_step(n: ViewNode) -> int:
         return min(graph[m].step for m in n.members if graph[m].step is not None)
 
-    def layer(path: str) -> str:
-        return re.sub(r"_reverse(?=\.|$)", "", path)
-
     # Layers in the order they finish (layer 0 first, an encoder before its decoder), not by name:
     # a layer's last step reads every step of the layer under it, the first of it need not.
-    computed = {layer(n.path): i for i, n in enumerate(graph.nodes) if n.step is not None}
+    computed = {_layer_of(n.path): i for i, n in enumerate(graph.nodes) if n.step is not None}
     nodes = {n.id: n for n in view.nodes}
     order = sorted(
         (n for n in view.nodes if n.kind in ("step", "elided")),
-        key=lambda n: (first_step(n), computed.get(layer(n.path), 0), is_reverse_scope(n.path)),
+        key=lambda n: (first_step(n), computed.get(_layer_of(n.path), 0), is_reverse_scope(n.path)),
     )
     if not order:
         return
     stacked = len({n.path for n in order if n.kind == "step"}) > 2
+    if stacked and len(order) > PAIRED_ROWS:
+        view.notes.append(
+            f"{len(order)} step nodes > PAIRED_ROWS={PAIRED_ROWS}: laid out by Graphviz alone, not by time then layer "
+            f"(fast, but wide); draw fewer steps, or detail='cell'"
+        )
+        return
     place = {n.id: i for i, n in enumerate(order)}
     for e in view.edges:  # the reverse state runs back up, against the order of the rows: it does not rank
         if e.kind == "data" and e.src in place and e.dst in place and place[e.dst] < place[e.src]:
@@ -1388,9 +1412,7 @@ def _pair_directions(view: View, graph: Graph) -> None:
     for n in order:
         column = ("forward", "reverse")[is_reverse_scope(n.path)]
         if stacked:
-            column = f"{layer(n.path)} {column}"
-            if n.kind == "step":
-                n.title = f"{layer(n.path)} · {n.title}"
+            column = f"{_layer_of(n.path)} {column}"
         columns.setdefault(column, []).append(n)
         n.layout_group = column  # each column one straight line
     # One row each, in time order; the reverse columns straight.
