@@ -568,13 +568,25 @@ def check_float32(report: Report) -> None:
 def _at_most(text: str, value: float | None, limit: float, unit: str = "x", fmt: str = ".2f") -> Goal:
     if value is None:
         return Goal(text, NOT_MEASURED, None)
-    return Goal(text, f"{value:{fmt}}{unit}", bool(value <= limit))
+    return Goal(text, f"{_near(value, limit, fmt)}{unit}", bool(value <= limit))
 
 
 def _at_least(text: str, value: float | None, limit: float) -> Goal:
     if value is None:
         return Goal(text, NOT_MEASURED, None)
-    return Goal(text, f"{value:.2f}x", bool(value >= limit))
+    return Goal(text, f"{_near(value, limit, '.2f')}x", bool(value >= limit))
+
+
+def _near(value: float, limit: float, fmt: str) -> str:
+    """``value`` as ``fmt`` -- with a digit more when it would print as the limit itself (1.4968 is
+    "1.497", not a "1.50" marked as short of 1.5)."""
+    text = f"{value:{fmt}}"
+    if value != limit and fmt.endswith("f"):
+        digits = int(fmt[1:-1])
+        while text == f"{limit:.{digits}f}" and digits < 6:
+            digits += 1
+            text = f"{value:.{digits}f}"
+    return text
 
 
 BENCHES = {

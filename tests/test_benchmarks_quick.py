@@ -312,3 +312,12 @@ def test_a_note_with_a_bar_stays_in_its_markdown_cell():
     report.goals.append(run.Goal("goal | x", "1 | 2", False))
     rows = [line for line in run.to_markdown(report, quick=False).splitlines() if "a \\| b" in line or "x" in line]
     assert [line.replace("\\|", "").count("|") for line in rows] == [7, 4]  # the table's own bars only
+
+
+def test_a_goal_on_the_line_prints_a_digit_more_rather_than_the_limit():
+    short = run._at_least("x faster", 1.4968, 1.5)
+    assert (short.measured, short.met) == ("1.497x", False)  # not "1.50x" beside "no"
+    above = run._at_least("x faster", 1.5004, 1.5)
+    assert (above.measured, above.met) == ("1.5004x", True)  # as many digits as tell it from the limit
+    assert run._at_most("at most", 1.2049, 1.3).measured == "1.20x"
+    assert run._at_most("at most", 3.996, 4.0, unit=" us", fmt=".1f").measured == "3.996 us"
